@@ -1,0 +1,42 @@
+"""Gatehouse's URLs (INTERFACE.md)."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from oauth2_provider import views as dot
+from oauth2_provider.urls import base_urlpatterns
+from social_django import urls as social_urls
+
+from clients.views import ConsentView
+from idp import views
+
+# django-oauth-toolkit's endpoints under /o/, with Gatehouse's views where we extend them. Its
+# application-management pages are left out: clients are registered by administrators only.
+oauth2_patterns = (
+    [
+        path("authorize/", ConsentView.as_view(), name="authorize"),
+        path("introspect/", views.IntrospectView.as_view(), name="introspect"),
+        *[p for p in base_urlpatterns if p.name in ("token", "revoke-token")],
+        path(".well-known/jwks.json", views.JwksView.as_view(), name="jwks-info"),
+        path("userinfo/", dot.UserInfoView.as_view(), name="user-info"),
+        path("logout/", dot.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
+        # DOT reverses this name for its own discovery view; ours at the root is the one to use.
+        re_path(r"^\.well-known/openid-configuration/?$", views.DiscoveryView.as_view(), name="oidc-connect-discovery-info"),
+    ],
+    "oauth2_provider",
+)
+
+urlpatterns = [
+    path(".well-known/openid-configuration", views.DiscoveryView.as_view(), name="discovery"),
+    path(".well-known/oauth-authorization-server", views.ServerMetadataView.as_view(), name="oauth-metadata"),
+    path("o/", include(oauth2_patterns)),
+    path("login/", views.login_page, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("account/", views.account_page, name="account"),
+    path("healthz", views.healthz, name="healthz"),
+    path("demo/callback", views.demo_callback, name="demo-callback"),
+    path("federation/", include("federation.urls")),
+    path("admin/", admin.site.urls),
+    # social-auth-app-django: /login/<backend>/ (POST only) and /complete/<backend>/. Its launch and
+    # disconnect views are not mounted: unlinking goes through /account/.
+    path("", include(([p for p in social_urls.urlpatterns if p.name in ("begin", "complete")], "social"))),
+]

@@ -1,0 +1,209 @@
+"""Pages and endpoints of the provider core: discovery, keys, login, account, health."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError, connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from oauth2_provider.models import get_access_token_model
+from oauth2_provider.views import (
+    ConnectDiscoveryInfoView,
+    IntrospectTokenView,
+    JwksInfoView,
+    OAuthServerMetadataView,
+)
+
+from clients.models import Application
+from federation.providers import offered_providers
+from idp import keys
+from idp.services import audit_record
+
+AccessToken = get_access_token_model()
+
+
+def _endpoint(name: str) -> str:
+    return settings.GATEHOUSE_URL + reverse(f"oauth2_provider:{name}")
+
+
+def _metadata_additions() -> dict:
+    """What django-oauth-toolkit's discovery documents leave out (GOTCHAS.md)."""
+    auth_methods = ["client_secret_basic", "client_secret_post"]
+    return {
+        "jwks_uri": _endpoint("jwks-info"),
+        "introspection_endpoint": _endpoint("introspect"),
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint": _endpoint("revoke-token"),
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        # Without this, OIDC Discovery's default would imply the implicit grant, which we refuse.
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": [*auth_methods, "none"],
+        "scopes_supported": list(settings.GATEHOUSE_SCOPES),
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+class DiscoveryView(ConnectDiscoveryInfoView):
+    def get(self, request, *args, **kwargs):
+        data = json.loads(super().get(request, *args, **kwargs).content)
+        data.update(_metadata_additions())
+        data["id_token_signing_alg_values_supported"] = ["RS256"]
+        data["claims_supported"] = sorted({*data["claims_supported"], "auth_time", "iss", "aud", "exp", "iat"})
+        data["request_parameter_supported"] = False
+        data["claims_parameter_supported"] = False
+        response = JsonResponse(data)
+        response["Access-Control-Allow-Origin"] = "*"
+        return response
+
+
+class ServerMetadataView(OAuthServerMetadataView):
+    def get(self, request, *args, **kwargs):
+        data = json.loads(super().get(request, *args, **kwargs).content)
+        data.update(_metadata_additions())
+        response = JsonResponse(data)
+        response["Access-Control-Allow-Origin"] = "*"
+        return response
+
+
+class JwksView(JwksInfoView):
+    """The public halves of the active key and of retired keys whose tokens may still be alive."""
+
+    def get(self, request, *args, **kwargs):
+        response = JsonResponse({"keys": keys.keyset().published})
+        response["Access-Control-Allow-Origin"] = "*"
+        max_age = settings.OAUTH2_PROVIDER["OIDC_JWKS_MAX_AGE_SECONDS"]
+        response["Cache-Control"] = f"public, max-age={max_age}"
+        return response
+
+
+class IntrospectView(IntrospectTokenView):
+    """RFC 7662, answering `sub` (the opaque id) rather than only the username."""
+
+    @staticmethod
+    def get_token_response(token_value=None):
+        if token_value is None:
+            return JsonResponse({"error": "invalid_request", "error_description": "token is missing"}, status=400)
+        checksum = hashlib.sha256(token_value.encode("utf-8")).hexdigest()
+        token = AccessToken.objects.select_related("user", "application").filter(token_checksum=checksum).first()
+        if token is None or not token.is_valid():
+            return JsonResponse({"active": False})
+        data = {
+            "active": True,
+            "scope": token.scope,
+            "exp": int(calendar.timegm(token.expires.timetuple())),
+            "iat": int(calendar.timegm(token.created.timetuple())),
+            "token_type": "Bearer",
+            "iss": settings.GATEHOUSE_URL,
+        }
+        if token.application:
+            data["client_id"] = token.application.client_id
+        if token.user:
+            data["sub"] = token.user.sub
+            data["username"] = token.user.get_username()
+        if token.resource:
+            data["aud"] = token.resource
+        return JsonResponse(data)
+
+    def unauthenticated_response(self, request, oauthlib_request=None):
+        # RFC 7662 §2.1 / RFC 6749 §5.2: the caller must authenticate; say so in JSON, not an empty 403.
+        response = JsonResponse(
+            {"error": "invalid_client", "error_description": "Client authentication failed."}, status=401
+        )
+        response["WWW-Authenticate"] = 'Basic realm="gatehouse"'
+        return response
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """`next` only if it stays on this host (no open redirects)."""
+    candidate = request.GET.get("next") or request.POST.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return ""
+
+
+def _client_for_next(next_url: str) -> Application | None:
+    """The client app behind an authorization request, to brand the login page with."""
+    parts = urlsplit(next_url)
+    if parts.path != reverse("oauth2_provider:authorize"):
+        return None
+    client_id = parse_qs(parts.query).get("client_id", [""])[0]
+    if not client_id:
+        return None
+    return Application.objects.filter(client_id=client_id).first()
+
+
+@require_GET
+@never_cache
+def login_page(request: HttpRequest) -> HttpResponse:
+    next_url = _safe_next(request)
+    if request.user.is_authenticated and not next_url:
+        return redirect("account")
+    return render(
+        request,
+        "idp/login.html",
+        {"next": next_url, "client": _client_for_next(next_url) if next_url else None, "providers": offered_providers()},
+    )
+
+
+@login_required
+@never_cache
+def account_page(request: HttpRequest) -> HttpResponse:
+    identities = request.user.social_auth.order_by("provider")
+    return render(request, "idp/account.html", {"identities": identities})
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        audit_record(event="logout", request=request, user=request.user)
+    logout(request)
+    return redirect("login")
+
+
+@never_cache
+def healthz(request: HttpRequest) -> HttpResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return render(request, "403_csrf.html", status=403)
+
+
+@require_GET
+@never_cache
+def demo_callback(request: HttpRequest) -> HttpResponse:
+    """Where the demo client lands (DEBUG only): shows the code and how to exchange it."""
+    if not settings.DEBUG:
+        raise Http404
+    return render(
+        request,
+        "idp/demo_callback.html",
+        {
+            "params": sorted(request.GET.items()),
+            "code": request.GET.get("code", ""),
+            "token_endpoint": _endpoint("token"),
+            "redirect_uri": settings.GATEHOUSE_URL + reverse("demo-callback"),
+        },
+    )
