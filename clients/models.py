@@ -8,7 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from jwcrypto import jwk
-from oauth2_provider.models import AbstractApplication, ClientSecretField
+from oauth2_provider.models import AbstractApplication
+from oauth2_provider.models import ClientSecretField as _DotClientSecretField
 
 from idp import keys
 
@@ -20,6 +21,19 @@ def generate_client_secret() -> str:
 
 def default_scopes() -> str:
     return " ".join(settings.GATEHOUSE_DEFAULT_CLIENT_SCOPES)
+
+
+class ClientSecretField(_DotClientSecretField):
+    """DOT's hashing field, except that "no secret" stays empty.
+
+    DOT would store a hash of "", which becomes a valid (empty) secret the day someone switches the
+    client to confidential.
+    """
+
+    def pre_save(self, model_instance, add):
+        if not getattr(model_instance, self.attname):
+            return ""
+        return super().pre_save(model_instance, add)
 
 
 class Application(AbstractApplication):

@@ -23,7 +23,7 @@ class ConsentView(AuthorizationView):
             application = Application.objects.get(client_id=credentials["client_id"])
             if not application.trusted:
                 raise OAuthToolkitError(
-                    error=ConsentRequired(state=credentials.get("state"), redirect_uri=credentials["redirect_uri"])
+                    error=ConsentRequired(state=credentials.get("state")), redirect_uri=credentials["redirect_uri"]
                 )
         return scopes, credentials
 

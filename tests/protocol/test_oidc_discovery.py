@@ -1,0 +1,58 @@
+"""OpenID Connect Discovery 1.0 and RFC 8414 metadata say what Gatehouse really does."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_publishes_the_issuer_exactly_as_gatehouse_url(client, settings):
+    data = client.get("/.well-known/openid-configuration", HTTP_HOST="localhost").json()
+    assert data["issuer"] == settings.GATEHOUSE_URL == "http://testserver"
+    # Endpoints follow the issuer too, never the Host header a request happened to carry.
+    assert data["token_endpoint"] == "http://testserver/o/token/"
+
+
+def test_it_names_every_endpoint(client):
+    data = client.get("/.well-known/openid-configuration").json()
+    for key, path in {
+        "authorization_endpoint": "/o/authorize/",
+        "token_endpoint": "/o/token/",
+        "userinfo_endpoint": "/o/userinfo/",
+        "jwks_uri": "/o/.well-known/jwks.json",
+        "introspection_endpoint": "/o/introspect/",
+        "revocation_endpoint": "/o/revoke_token/",
+        "end_session_endpoint": "/o/logout/",
+    }.items():
+        assert data[key] == "http://testserver" + path, key
+
+
+def test_it_advertises_only_the_code_flow_with_s256(client):
+    data = client.get("/.well-known/openid-configuration").json()
+    assert data["response_types_supported"] == ["code"]
+    assert data["code_challenge_methods_supported"] == ["S256"]
+    assert set(data["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
+    assert data["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert data["authorization_response_iss_parameter_supported"] is True
+
+
+def test_it_lists_the_claims_it_can_release(client):
+    claims = set(client.get("/.well-known/openid-configuration").json()["claims_supported"])
+    assert {"sub", "name", "given_name", "family_name", "picture", "locale", "preferred_username", "email",
+            "email_verified", "auth_time"} <= claims  # fmt: skip
+
+
+def test_it_serves_rfc8414_metadata_at_the_root(client):
+    data = client.get("/.well-known/oauth-authorization-server").json()
+    assert data["issuer"] == "http://testserver"
+    assert data["jwks_uri"] == "http://testserver/o/.well-known/jwks.json"
+    assert data["code_challenge_methods_supported"] == ["S256"]
+    assert "implicit" not in data["grant_types_supported"] and "password" not in data["grant_types_supported"]
+
+
+def test_it_publishes_an_rsa_signing_key_in_the_jwks(client):
+    keys = client.get("/o/.well-known/jwks.json").json()["keys"]
+    assert len(keys) == 1
+    assert keys[0]["kty"] == "RSA" and keys[0]["alg"] == "RS256" and keys[0]["use"] == "sig" and keys[0]["kid"]
+    assert "d" not in keys[0] and "p" not in keys[0]  # never the private part
