@@ -29,3 +29,6 @@ test: install
 
 clean:
 	rm -rf $(VENV) var
+
+bench: install
+	$(BIN)/python bench/token_time.py
