@@ -8,14 +8,30 @@ from urllib.parse import urlencode
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.urls import reverse
-from social_core.backends.facebook import FacebookOAuth2
-from social_core.backends.google import GoogleOAuth2
+from social_core.backends.facebook import FacebookOAuth2 as _StockFacebookOAuth2
+from social_core.backends.google import GoogleOAuth2 as _StockGoogleOAuth2
 from social_core.backends.kakao import KakaoOAuth2 as _StockKakaoOAuth2
 from social_core.backends.oauth import BaseOAuth2
-from social_core.backends.open_id_connect import OpenIdConnectAuth
+from social_core.backends.open_id_connect import OpenIdConnectAuth as _StockOpenIdConnectAuth
 from social_core.exceptions import AuthInputError
 
 __all__ = ["DevelopmentAuth", "FacebookOAuth2", "GoogleOAuth2", "KakaoOAuth2", "OpenIdConnectAuth"]
+
+
+# The stock backends are subclassed, not re-exported: social-auth records the signed-in backend in the
+# session as `<class.__module__>.<class name>`, and Django keeps a session only if that path is listed in
+# AUTHENTICATION_BACKENDS. A re-exported class would be recorded as `social_core.backends...` and every
+# sign-in through it would be dropped on the next request.
+class GoogleOAuth2(_StockGoogleOAuth2):
+    """Google, as social-core has it."""
+
+
+class FacebookOAuth2(_StockFacebookOAuth2):
+    """Facebook, as social-core has it."""
+
+
+class OpenIdConnectAuth(_StockOpenIdConnectAuth):
+    """A generic OpenID Connect upstream, as social-core has it."""
 
 
 class KakaoOAuth2(_StockKakaoOAuth2):

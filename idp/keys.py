@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from jwcrypto import jwk
 
@@ -78,12 +78,21 @@ def _active_row() -> SigningKey | None:
 
 
 def _ensure_active_key() -> None:
-    """Created on first use. Two processes racing here both create one; the newer simply wins."""
-    if _active_row() is None:
-        try:
-            key_create(activate=True)
-        except IntegrityError:  # pragma: no cover - a kid collision is astronomically unlikely
-            pass
+    """Created on first use, once: workers starting together on a fresh database must agree on one key."""
+    if _active_row() is not None:
+        return
+    try:
+        with transaction.atomic():
+            # Check again under a lock, or racing workers each create a key and serve different JWKS for a
+            # minute. SQLite's IMMEDIATE transactions hold the write lock already; PostgreSQL has no row to
+            # lock yet, so it takes a table lock that conflicts with itself.
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(f'LOCK TABLE "{SigningKey._meta.db_table}" IN SHARE ROW EXCLUSIVE MODE')
+            if _active_row() is None:
+                key_create(activate=True)
+    except IntegrityError:  # pragma: no cover - a kid collision is astronomically unlikely
+        pass
 
 
 def _retention() -> timedelta:

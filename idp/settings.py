@@ -203,7 +203,9 @@ SESSION_COOKIE_AGE = envint("GATEHOUSE_SESSION_SECONDS", 14 * 24 * 3600)
 CSRF_TRUSTED_ORIGINS = [GATEHOUSE_URL]
 CSRF_FAILURE_VIEW = "idp.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
-SECURE_REFERRER_POLICY = "no-referrer"
+# same-origin, not no-referrer: authorization URLs (codes, state) still never leave in a Referer, but
+# browsers send `Origin: null` on every POST under no-referrer (Fetch §3.1), which CSRF checks refuse.
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 if os.getenv("GATEHOUSE_BEHIND_PROXY", "1" if _secure else "0") == "1":
     # Behind a TLS proxy (INTERFACE.md: production); the proxy must set this header.

@@ -1,0 +1,51 @@
+"""Browser tests: a real Chromium (Debian's, never a downloaded one) against pytest-django's live server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def gatehouse_url(live_server, settings) -> str:
+    """Gatehouse's public URL (and so its issuer) is the live server's."""
+    # pytest-django turns DEBUG off; the development upstream and the demo client exist only with DEBUG on.
+    settings.DEBUG = True
+    settings.GATEHOUSE_URL = live_server.url
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": live_server.url}
+    settings.CSRF_TRUSTED_ORIGINS = [live_server.url]
+    return live_server.url
+
+
+@pytest.fixture
+def browser_page(monkeypatch) -> Iterator[object]:
+    """A fresh Chromium page in English. Never downloads a browser: skips if Debian's is missing."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; the test body's own database access is
+    # still synchronous, so Django's async-safety check would refuse it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(locale="en-US", viewport={"width": 900, "height": 900})
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            yield page
+            context.close()
+        finally:
+            browser.close()
