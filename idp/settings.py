@@ -130,7 +130,8 @@ VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {
     "default": dj_database_url.parse(
         os.getenv("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'gatehouse.sqlite3'}",
-        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
+        # Tests close connections at once, so test databases can be dropped when the run ends.
+        conn_max_age=0 if TESTING else envint("DATABASE_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
@@ -141,7 +142,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0 if TESTING else DATABASES["default"]["CONN_MAX_AGE"]
 
 REDIS_URL = os.getenv("REDIS_URL", "")
 if REDIS_URL:

@@ -49,3 +49,18 @@ def browser_page(monkeypatch) -> Iterator[object]:
             context.close()
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_live_server_connections(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """On PostgreSQL a live-server thread can keep a connection that blocks dropping the test database."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
