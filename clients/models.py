@@ -5,7 +5,9 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from jwcrypto import jwk
 from oauth2_provider.models import AbstractApplication
@@ -51,8 +53,23 @@ class Application(AbstractApplication):
     scopes = models.TextField(
         _("allowed scopes"), default=default_scopes, help_text=_("Space separated scopes this client may ask for.")
     )
+    description = models.CharField(_("short description"), max_length=300, blank=True)
     logo_url = models.URLField(_("logo URL"), max_length=1000, blank=True)
+    # An uploaded logo lives in the database, not on one node's disk, so every node can serve it.
+    logo_image = models.BinaryField(_("uploaded logo"), blank=True, default=b"", editable=False)
+    logo_content_type = models.CharField(max_length=32, blank=True, editable=False)
+    brand_color = models.CharField(
+        _("brand colour"), max_length=7, blank=True, validators=[RegexValidator(r"^#[0-9A-Fa-f]{6}$")],
+        help_text=_("Like #1F6FEB."),
+    )  # fmt: skip
     homepage_url = models.URLField(_("homepage"), max_length=1000, blank=True)
+    privacy_policy_url = models.URLField(_("privacy policy URL"), max_length=1000, blank=True)
+    terms_url = models.URLField(_("terms of service URL"), max_length=1000, blank=True)
+    contact_email = models.EmailField(_("contact email"), blank=True)
+    allowed_upstreams = models.CharField(
+        _("allowed upstreams"), max_length=200, blank=True,
+        help_text=_("Space separated backends (google-oauth2 kakao facebook oidc dev); empty allows all."),
+    )  # fmt: skip
     backchannel_logout_uri = models.URLField(_("back-channel logout URI"), max_length=1000, blank=True)
 
     class Meta(AbstractApplication.Meta):
@@ -67,6 +84,17 @@ class Application(AbstractApplication):
     @property
     def allowed_scopes(self) -> set[str]:
         return set(self.scopes.split())
+
+    @property
+    def upstreams(self) -> set[str]:
+        """The upstream backends this client accepts; empty means every configured one."""
+        return set(self.allowed_upstreams.split())
+
+    @property
+    def logo_src(self) -> str:
+        if self.logo_image:
+            return reverse("client-logo", args=[self.client_id])
+        return self.logo_url
 
     @property
     def jwk_key(self) -> jwk.JWK:
@@ -84,3 +112,25 @@ class Application(AbstractApplication):
             super().clean()
         finally:
             self.algorithm = algorithm
+
+
+class Consent(models.Model):
+    """What a person allowed a client to see; asked again only for scopes not yet granted."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="consents")
+    scopes = models.TextField(_("scopes"))
+    granted_at = models.DateTimeField(_("granted at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        constraints = [models.UniqueConstraint(fields=["user", "application"], name="one_consent_per_user_and_client")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.application}"
+
+    @property
+    def scope_set(self) -> set[str]:
+        return set(self.scopes.split())

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from social_core.backends.utils import load_backends
 
 from clients.models import Application, generate_client_secret
 
@@ -61,6 +62,13 @@ def validate_scopes(scopes: list[str], *, grant: str) -> None:
         raise ValidationError(_("gatehouse:admin is only for client-credentials (service) clients."))
 
 
+def validate_upstreams(backends: list[str]) -> None:
+    configured = load_backends(settings.AUTHENTICATION_BACKENDS)
+    unknown = sorted(set(backends) - set(configured))
+    if unknown:
+        raise ValidationError(_("Upstreams not configured here: %(names)s") % {"names": " ".join(unknown)})
+
+
 def client_register(
     *,
     name: str,
@@ -73,6 +81,12 @@ def client_register(
     homepage_url: str = "",
     backchannel_logout_uri: str = "",
     post_logout_redirect_uris: list[str] | None = None,
+    description: str = "",
+    brand_color: str = "",
+    privacy_policy_url: str = "",
+    terms_url: str = "",
+    contact_email: str = "",
+    allowed_upstreams: list[str] | None = None,
 ) -> Registered:
     """Register a client. Its secret (confidential clients) is returned here once and stored hashed."""
     if grant not in GRANTS:
@@ -88,6 +102,7 @@ def client_register(
         validate_redirect_uri(uri)
     scopes = scopes if scopes is not None else list(settings.GATEHOUSE_DEFAULT_CLIENT_SCOPES)
     validate_scopes(scopes, grant=grant)
+    validate_upstreams(allowed_upstreams or [])
 
     secret = "" if public else generate_client_secret()
     application = Application(
@@ -103,6 +118,12 @@ def client_register(
         logo_url=logo_url,
         homepage_url=homepage_url,
         backchannel_logout_uri=backchannel_logout_uri,
+        description=description,
+        brand_color=brand_color,
+        privacy_policy_url=privacy_policy_url,
+        terms_url=terms_url,
+        contact_email=contact_email,
+        allowed_upstreams=" ".join(allowed_upstreams or []),
         algorithm=Application.RS256_ALGORITHM,
     )
     application.full_clean(exclude=["client_secret"])

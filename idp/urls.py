@@ -7,6 +7,7 @@ from oauth2_provider.urls import base_urlpatterns
 from social_django import urls as social_urls
 
 from clients.views import ConsentView
+from federation import views as federation_views
 from idp import views
 
 # django-oauth-toolkit's endpoints under /o/, with Gatehouse's views where we extend them. Its
@@ -29,7 +30,7 @@ urlpatterns = [
     path(".well-known/openid-configuration", views.DiscoveryView.as_view(), name="discovery"),
     path(".well-known/oauth-authorization-server", views.ServerMetadataView.as_view(), name="oauth-metadata"),
     path("o/", include(oauth2_patterns)),
-    path("login/", views.login_page, name="login"),
+    path("login/", federation_views.login_page, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("account/", views.account_page, name="account"),
     path("healthz", views.healthz, name="healthz"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
-from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -14,7 +13,6 @@ from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from oauth2_provider.models import get_access_token_model
@@ -25,8 +23,6 @@ from oauth2_provider.views import (
     OAuthServerMetadataView,
 )
 
-from clients.models import Application
-from federation.providers import offered_providers
 from idp import keys
 from idp.services import audit_record
 
@@ -125,40 +121,6 @@ class IntrospectView(IntrospectTokenView):
         )
         response["WWW-Authenticate"] = 'Basic realm="gatehouse"'
         return response
-
-
-def _safe_next(request: HttpRequest) -> str:
-    """`next` only if it stays on this host (no open redirects)."""
-    candidate = request.GET.get("next") or request.POST.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return ""
-
-
-def _client_for_next(next_url: str) -> Application | None:
-    """The client app behind an authorization request, to brand the login page with."""
-    parts = urlsplit(next_url)
-    if parts.path != reverse("oauth2_provider:authorize"):
-        return None
-    client_id = parse_qs(parts.query).get("client_id", [""])[0]
-    if not client_id:
-        return None
-    return Application.objects.filter(client_id=client_id).first()
-
-
-@require_GET
-@never_cache
-def login_page(request: HttpRequest) -> HttpResponse:
-    next_url = _safe_next(request)
-    if request.user.is_authenticated and not next_url:
-        return redirect("account")
-    return render(
-        request,
-        "idp/login.html",
-        {"next": next_url, "client": _client_for_next(next_url) if next_url else None, "providers": offered_providers()},
-    )
 
 
 @login_required
