@@ -51,8 +51,9 @@ def login_page(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request)
     if request.user.is_authenticated and not next_url:
         return redirect("account")
-    return render(
-        request,
-        "idp/login.html",
-        {"next": next_url, "client": _client_for_next(next_url) if next_url else None, "providers": offered_providers()},
-    )
+    client = _client_for_next(next_url) if next_url else None
+    providers = offered_providers()
+    if client is not None and client.upstreams:
+        # A client may accept only some upstreams (an internal tool that takes only Google, say).
+        providers = [provider for provider in providers if provider.backend in client.upstreams]
+    return render(request, "idp/login.html", {"next": next_url, "client": client, "providers": providers})

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import dj_database_url
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from dotenv import load_dotenv
@@ -103,6 +104,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "federation.middleware.UpstreamErrorMiddleware",
 ]
 
@@ -203,6 +205,19 @@ SESSION_COOKIE_AGE = envint("GATEHOUSE_SESSION_SECONDS", 14 * 24 * 3600)
 CSRF_TRUSTED_ORIGINS = [GATEHOUSE_URL]
 CSRF_FAILURE_VIEW = "idp.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
+# No page of an identity provider may be framed (clickjacking the Allow button); scripts and styles
+# come only from us. Client logos may live on the client's own https site.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "img-src": [csp_constants.SELF, "https:", "data:", *(["http:"] if DEBUG else [])],
+        "style-src": [csp_constants.SELF, csp_constants.NONCE],
+        "script-src": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.NONE],
+        "frame-ancestors": [csp_constants.NONE],
+    }
+}
 # same-origin, not no-referrer: authorization URLs (codes, state) still never leave in a Referer, but
 # browsers send `Origin: null` on every POST under no-referrer (Fetch §3.1), which CSRF checks refuse.
 SECURE_REFERRER_POLICY = "same-origin"

@@ -6,6 +6,7 @@ from oauth2_provider import views as dot
 from oauth2_provider.urls import base_urlpatterns
 from social_django import urls as social_urls
 
+from clients import views as clients_views
 from clients.views import ConsentView
 from federation import views as federation_views
 from idp import views
@@ -33,6 +34,9 @@ urlpatterns = [
     path("login/", federation_views.login_page, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("account/", views.account_page, name="account"),
+    path("account/apps/<str:client_id>/revoke/", clients_views.connected_app_revoke, name="connected-app-revoke"),
+    path("clients/<str:client_id>/logo", clients_views.client_logo, name="client-logo"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
     path("demo/callback", views.demo_callback, name="demo-callback"),
     path("federation/", include("federation.urls")),

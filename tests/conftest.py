@@ -129,8 +129,10 @@ def dev_sign_in(client: Client, email: str, name: str = "", verified: bool = Tru
 
 
 def approve_consent(client: Client, consent_url: str) -> str:
-    """Press Allow on the consent page; returns the redirect to the client."""
+    """Press Allow on the consent page (if it is shown: consent may be remembered); returns the redirect."""
     page = client.get(consent_url)
+    if page.status_code == 302 and "code=" in page["Location"]:
+        return page["Location"]
     assert page.status_code == 200, page
     form = page.context["form"]
     data = {name: field.value() for name, field in ((n, form[n]) for n in form.fields) if field.value() is not None}
