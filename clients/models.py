@@ -72,6 +72,18 @@ class Application(AbstractApplication):
     )  # fmt: skip
     backchannel_logout_uri = models.URLField(_("back-channel logout URI"), max_length=1000, blank=True)
 
+    class AccessTokenFormat(models.TextChoices):
+        # A random string: the resource server asks /o/introspect/ (one round trip per check).
+        OPAQUE = "opaque", _("opaque (checked by introspection)")
+        # RFC 9068: a signed JWT the resource server validates locally with the JWKS (idp/tokens.py).
+        JWT = "jwt", _("JWT (RFC 9068, validated locally)")
+
+    access_token_format = models.CharField(
+        _("access token format"), max_length=8, choices=AccessTokenFormat.choices, default=AccessTokenFormat.OPAQUE,
+        help_text=_("JWT access tokens let APIs validate them without calling Gatehouse; both can be revoked "
+                    "and introspected."),
+    )  # fmt: skip
+
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
         verbose_name = _("client")

@@ -2,21 +2,57 @@
 
 Known identity -> its user. New identity with an email the upstream verified, matching a user whose
 email is verified -> linked to that user. Anything else -> a new user. Each outcome is audited.
+
+The same steps serve three ways in (`mode`): a browser sign-in, a signed-in person connecting another
+upstream from /account/, and a native app's token exchange (federation/token_exchange.py). The whole
+pipeline runs in one transaction (federation/strategy.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
+from django.contrib import messages
+from django.utils.translation import gettext as _
+from social_core.exceptions import AuthPolicyError, AuthResponseError
+
+from federation.providers import PROVIDERS, Profile, provider_name
+from federation.services import identity_record_use
 from idp.models import User
 from idp.services import audit_record, user_create
 
-from federation.providers import PROVIDERS, Profile
+SIGN_IN, CONNECT, EXCHANGE = "sign_in", "connect", "exchange"
+
+
+class AccountDisabled(AuthPolicyError):
+    """The upstream identity belongs to a user an administrator deactivated."""
+
+
+def start(backend, user=None, exchange_client: str = "", *args, **kwargs):
+    """Name the way in, before `social_user` fills in `user` for known identities.
+
+    A `user` here is the signed-in person of a connect flow (federation.views.complete passes one only
+    then); a sign-in from the login page always arrives without one.
+    """
+    if exchange_client:
+        return {"mode": EXCHANGE}
+    return {"mode": CONNECT if user is not None else SIGN_IN}
+
+
+def match_token_owner(backend, uid, mode: str, token_owner: str = "", *args, **kwargs):
+    """In a token exchange, the profile must be of the account the upstream said owns the token."""
+    if mode == EXCHANGE and str(uid) != token_owner:
+        raise AuthResponseError(backend, "token owner mismatch", code="invalid_claim", claim="sub", stage="pipeline")
 
 
 def normalize_profile(backend, details, response, *args, **kwargs):
     """Read the upstream's answer through its provider mapping (federation/providers.py)."""
     return {"profile": PROVIDERS[backend.name].read_profile(response or {}, details)}
+
+
+def refuse_disabled_user(backend, user=None, *args, **kwargs):
+    if user is not None and not user.is_active:
+        raise AccountDisabled(backend, code="authentication_disallowed", stage="pipeline")
 
 
 def associate_by_verified_email(backend, profile: Profile, user=None, *args, **kwargs):
@@ -40,32 +76,68 @@ def create_user(backend, profile: Profile, user=None, *args, **kwargs):
     return {"user": user_create(**asdict(profile)), "is_new": True}
 
 
-def update_user(backend, user, profile: Profile, *args, **kwargs):
-    """Fill in what we did not know; mark the email verified when this upstream vouches for it."""
-    changed = []
-    if profile.email_verified and profile.email and user.email.lower() == profile.email and not user.email_verified:
+def _fit(field: str, value: str) -> str:
+    return value[: User._meta.get_field(field).max_length]
+
+
+def update_user(backend, user, profile: Profile, mode: str, social=None, *args, **kwargs):
+    """Keep the profile in step with the upstream the person signs in with.
+
+    Name, picture and locale follow the upstream at each sign-in (an empty value never erases ours).
+    The email changes only to another address the upstream verified, and only when the current one is
+    unverified or came from this same identity: two upstreams with different verified addresses must not
+    make the email flip at every sign-in. Connecting another upstream fills gaps and changes nothing else.
+    """
+    changed: set[str] = set()
+    email = user.email.lower()
+    if profile.email_verified and profile.email and email == profile.email and not user.email_verified:
         user.email_verified = True
-        changed.append("email_verified")
+        changed.add("email_verified")
+    identity_email = ((social.extra_data or {}).get("email") if social is not None else "") or ""
     if not user.email and profile.email:
         user.email, user.email_verified = profile.email, profile.email_verified
-        changed += ["email", "email_verified"]
-    for field, value in (("name", profile.name), ("first_name", profile.given_name),
-                         ("last_name", profile.family_name), ("picture", profile.picture),
-                         ("locale", profile.locale)):
-        if value and not getattr(user, field):
-            setattr(user, field, value[: User._meta.get_field(field).max_length])
-            changed.append(field)
+        changed |= {"email", "email_verified"}
+    elif (
+        mode != CONNECT
+        and profile.email_verified
+        and profile.email
+        and email != profile.email
+        and (not user.email_verified or identity_email == email)
+    ):
+        user.email, user.email_verified = profile.email, True
+        changed |= {"email", "email_verified"}
+    for field_name, value in (("name", profile.name), ("first_name", profile.given_name),
+                              ("last_name", profile.family_name), ("picture", profile.picture),
+                              ("locale", profile.locale)):
+        value = _fit(field_name, value)
+        if value and value != getattr(user, field_name) and (mode != CONNECT or not getattr(user, field_name)):
+            setattr(user, field_name, value)
+            changed.add(field_name)
     if changed:
-        user.save(update_fields=changed)
+        user.save(update_fields=sorted(changed))
 
 
-def audit_login(backend, user, uid, is_new=False, new_association=False, linked_by_email=False, *args, **kwargs):
+def record_identity(backend, social, profile: Profile, *args, **kwargs):
+    """Remember what /account/ shows about the identity (email, last used); never a token."""
+    identity_record_use(identity=social, email=profile.email, email_verified=profile.email_verified)
+
+
+def audit_login(backend, user, mode: str, is_new=False, new_association=False, linked_by_email=False,
+                exchange_client: str = "", *args, **kwargs):
     request = backend.strategy.request
     if is_new:
-        audit_record(event="user.created", request=request, user=user, provider=backend.name)
+        audit_record(event="user.created", request=request, user=user, provider=backend.name, client_id=exchange_client)
     if new_association:
-        audit_record(
-            event="identity.linked", request=request, user=user, provider=backend.name,
-            reason="verified_email" if linked_by_email else ("new_user" if is_new else "signed_in"),
+        reason = {CONNECT: "connected"}.get(mode) or (
+            "verified_email" if linked_by_email else ("new_user" if is_new else "signed_in")
         )
-    audit_record(event="login", request=request, user=user, provider=backend.name)
+        audit_record(event="identity.linked", request=request, user=user, provider=backend.name,
+                     client_id=exchange_client, reason=reason)
+    if mode == SIGN_IN:
+        audit_record(event="login", request=request, user=user, provider=backend.name)
+    elif mode == CONNECT and request is not None:
+        name = provider_name(backend.name)
+        if new_association:
+            messages.success(request, _("Your %(provider)s account is now linked.") % {"provider": name})
+        else:
+            messages.info(request, _("That %(provider)s account was already linked to you.") % {"provider": name})

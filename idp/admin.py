@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from idp.models import AuditEvent, SigningKey, User
+from idp.models import AuditEvent, LogoutDelivery, SigningKey, User
 
 
 @admin.register(User)
@@ -35,10 +35,20 @@ class SigningKeyAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("created", "event", "user", "provider", "client_id", "ip")
-    list_filter = ("event", "provider")
+    list_display = ("created", "event", "outcome", "user", "provider", "client_id", "ip")
+    list_filter = ("event", "outcome", "provider")
     search_fields = ("user__email", "user__username", "client_id")
     date_hierarchy = "created"
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(LogoutDelivery)
+class LogoutDeliveryAdmin(ReadOnlyAdmin):
+    """Back-channel logout tokens: sent, waiting for a retry, or given up on (idp/backchannel.py)."""
+
+    list_display = ("created", "application", "state", "attempts", "next_attempt_at", "last_error")
+    list_filter = ("state",)
+    fields = ("application", "uri", "sub", "sid", "jti", "state", "attempts", "next_attempt_at", "last_error",
+              "created", "delivered_at")  # fmt: skip

@@ -22,7 +22,8 @@ from jwcrypto import jwk
 
 from idp.models import SigningKey
 
-KEYSET_TTL_SECONDS = 60
+# 60 s unless GATEHOUSE_KEYSET_TTL_SECONDS lowers it (settings.py).
+KEYSET_TTL_SECONDS = getattr(settings, "GATEHOUSE_KEYSET_TTL_SECONDS", 60)
 UNKNOWN_KID_REFRESH_SECONDS = 5
 RSA_BITS = 2048
 
@@ -30,6 +31,7 @@ RSA_BITS = 2048
 @dataclass(frozen=True)
 class KeySet:
     active: jwk.JWK | None
+    active_kid: str | None
     by_kid: dict[str, jwk.JWK]
     published: list[dict]
     loaded_at: float
@@ -108,6 +110,7 @@ def _load() -> KeySet:
     by_kid = {row.kid: _decrypt(row) for row in rows}
     return KeySet(
         active=by_kid[active_row.kid] if active_row else None,
+        active_kid=active_row.kid if active_row else None,
         by_kid=by_kid,
         published=[row.public_jwk for row in rows],
         loaded_at=time.monotonic(),

@@ -1,9 +1,10 @@
-"""The provider core's records: people, signing keys, and the audit trail."""
+"""The provider core's records: people, signing keys, the audit trail, and single sign-on sessions."""
 
 from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -61,14 +62,23 @@ class SigningKey(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Something security-relevant that happened: who, what, to which client, from where."""
+    """Something security-relevant that happened: who, what, to which client, from where, and how it ended."""
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", _("success")
+        # Refused on purpose by a rule (a token of another app, an identity linked to someone else, ...).
+        REFUSED = "refused", _("refused")
+        # Did not complete for another reason: cancelled, expired, the upstream down.
+        FAILURE = "failure", _("failure")
 
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     event = models.CharField(max_length=64, db_index=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS, db_index=True)
     user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     client_id = models.CharField(max_length=255, blank=True)
     provider = models.CharField(max_length=64, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -78,3 +88,68 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created:%Y-%m-%d %H:%M:%S} {self.event}"
+
+
+class SessionAuthorization(models.Model):
+    """A client app that received an authorization code during one Gatehouse browser session.
+
+    `sid` is a random value kept in the Django session (idp/sso.py), never the session key itself: it
+    travels in ID tokens and logout tokens, and a session key there would let any app take over the
+    session. Logout reads these rows to know which apps to notify (OpenID Connect Back-Channel Logout)
+    and which refresh tokens to revoke (`token_family`: the refresh tokens the code became, rotations
+    included).
+    """
+
+    sid = models.CharField(max_length=64, db_index=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    # SHA-256 of the authorization code: the token endpoint finds the session from the code it exchanges.
+    code_checksum = models.CharField(max_length=64, unique=True)
+    token_family = models.UUIDField(null=True, blank=True, db_index=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("session sign-in")
+        verbose_name_plural = _("session sign-ins")
+
+    def __str__(self) -> str:
+        return f"{self.sid[:8]}… → {self.application_id}"
+
+
+class LogoutDelivery(models.Model):
+    """One back-channel logout token still to be sent (or sent, or given up on) to one client app.
+
+    Kept in the database, not in a process: whichever node or worker is free delivers or retries it
+    (idp/backchannel.py).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        DELIVERED = "delivered", _("delivered")
+        FAILED = "failed", _("failed")
+
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("client")
+    )
+    uri = models.URLField(_("back-channel logout URI"), max_length=1000)
+    sub = models.CharField(_("subject identifier"), max_length=64)
+    sid = models.CharField(_("session id (sid)"), max_length=64, blank=True)
+    # One jti for every attempt of this logout: a client that already processed it can recognise a retry.
+    jti = models.CharField(_("token id (jti)"), max_length=64, unique=True)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("back-channel logout delivery")
+        verbose_name_plural = _("back-channel logout deliveries")
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="idp_logout_due")]
+
+    def __str__(self) -> str:
+        return f"{self.uri} ({self.state})"

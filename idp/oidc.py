@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 from jwcrypto import jws
 from jwcrypto.common import JWException
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_id_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
 
-from idp import keys
+from idp import keys, sso
+
+Grant = get_grant_model()
+AccessToken = get_access_token_model()
+IDToken = get_id_token_model()
 
 
 def _user(request):
@@ -65,6 +72,132 @@ class GatehouseValidator(OAuth2Validator):
         if header.get("alg") != "RS256":
             return None
         return keys.key_for_kid(header.get("kid"))
+
+    # --- single sign-on sessions (idp/sso.py): what logout needs to know -----------------------------
+
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        super().save_authorization_code(client_id, code, request, *args, **kwargs)
+        sso.authorization_record(request=request, code=code["code"])
+
+    def get_id_token_dictionary(self, token, token_handler, request):
+        claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
+        # OpenID Connect Back-Channel Logout 1.0 §2.1: the session, as logout tokens will name it.
+        sid = sso.sid_for_token_request(request)
+        if sid:
+            claims["sid"] = sid
+        return claims, expiration_time
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+        refresh_token = super()._create_refresh_token(
+            request, refresh_token_code, access_token, previous_refresh_token
+        )
+        sso.token_family_record(request=request, token_family=refresh_token.token_family)
+        return refresh_token
+
+    def is_origin_allowed(self, client_id, origin, request, *args, **kwargs):
+        # CORS at the token endpoint for single-page apps: a public client's own origin is that of its
+        # redirect URIs, which receive its codes anyway (Keycloak's "+" web origin).
+        if super().is_origin_allowed(client_id, origin, request, *args, **kwargs):
+            return True
+        client = request.client
+        return client.client_type == client.CLIENT_PUBLIC and origin in {
+            f"{parts.scheme}://{parts.netloc}" for parts in map(urlsplit, client.redirect_uris.split())
+        }
+
+    # --- one read of the authorization code per token request --------------------------------------
+    # django-oauth-toolkit reads the code's row up to seven times during one exchange (scopes, validity,
+    # redirect URI, PKCE challenge and method, nonce, resources), and its user once more. The row is read
+    # once, with its user, and kept on the oauthlib request, which lives for this one token request.
+
+    def _grant(self, code: str, request, client=None):
+        grant = getattr(request, "_gatehouse_grant", None)
+        if grant is None or grant.code != code:
+            grant = Grant.objects.select_related("user").filter(code=code).first()
+            request._gatehouse_grant = grant
+        if grant is not None and client is not None and grant.application_id != client.pk:
+            return None  # another client's code: exactly as if it did not exist
+        return grant
+
+    def get_authorization_code_scopes(self, client_id, code, redirect_uri, request):
+        grant = self._grant(code, request)
+        return grant.scope.split() if grant is not None and grant.scope else []
+
+    def get_authorization_code_nonce(self, client_id, code, redirect_uri, request):
+        grant = self._grant(code, request)
+        return (grant.nonce or None) if grant is not None else None
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        grant = self._grant(code, request, client)
+        if grant is None or grant.is_expired():
+            return False
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        return True
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs):
+        grant = self._grant(code, request, client)
+        # DOT raises Grant.DoesNotExist here (a 500) when a concurrent exchange consumed the code.
+        return grant is not None and grant.redirect_uri_allowed(redirect_uri)
+
+    def get_code_challenge(self, code, request):
+        grant = self._grant(code, request, request.client)
+        return (grant.code_challenge or None) if grant is not None else None
+
+    def get_code_challenge_method(self, code, request):
+        grant = self._grant(code, request, request.client)
+        return (grant.code_challenge_method or None) if grant is not None else None
+
+    def _check_and_set_request_resource(self, request):
+        """RFC 8707 resources of the token, as DOT decides them, from the code's row already read."""
+        if request.grant_type != "authorization_code":
+            return super()._check_and_set_request_resource(request)
+        # DOT's own pass, minus its grant lookup: normalise the requested resources (one or a list) ...
+        grant_type, request.grant_type = request.grant_type, None
+        try:
+            super()._check_and_set_request_resource(request)
+        finally:
+            request.grant_type = grant_type
+        # ... then, as DOT does for a code: a token may narrow the code's resources, never widen them.
+        grant = self._grant(request.code, request, request.client)
+        granted = (grant.resource or []) if grant is not None else []
+        if request.resource and granted:
+            for resource in request.resource:
+                if resource not in granted:
+                    raise errors.CustomOAuth2Error(
+                        error="invalid_target",
+                        description=f"The requested resource '{resource}' is not allowed. Token request cannot "
+                        "escalate resource permissions beyond the original authorization grant",
+                        request=request,
+                    )
+        elif granted:
+            self._validate_resource_uris(request, granted)
+            request.resource = granted
+
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        """DOT's, except that the ID token row just saved is used as it is.
+
+        DOT verifies the ID token it signed a moment ago and reads its row back by `jti`: an RSA
+        verification and a query for nothing.
+        """
+        id_token = getattr(request, "id_token", None)
+        if not token.get("id_token") or not isinstance(id_token, IDToken):
+            return super()._create_access_token(expires, request, token, source_refresh_token)
+        access_token = AccessToken(
+            user=request.user,
+            scope=token["scope"],
+            expires=expires,
+            id_token=id_token,
+            application=request.client,
+            source_refresh_token=source_refresh_token,
+            resource=getattr(request, "resource", []),  # RFC 8707
+        )
+        self._set_token_value(access_token, token["access_token"])
+        access_token.save()
+        return access_token
 
 
 def jwt_header(token: str) -> dict:

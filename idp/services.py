@@ -65,6 +65,12 @@ def _client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _user_agent(request: HttpRequest | None) -> str:
+    if request is None:
+        return ""
+    return str(request.META.get("HTTP_USER_AGENT", ""))[: AuditEvent._meta.get_field("user_agent").max_length]
+
+
 def audit_record(
     *,
     event: str,
@@ -72,9 +78,17 @@ def audit_record(
     user: User | None = None,
     client_id: str = "",
     provider: str = "",
+    outcome: str = AuditEvent.Outcome.SUCCESS,
     **data,
 ) -> AuditEvent:
     """Record a security-relevant event. Never pass secrets or tokens in `data`."""
     return AuditEvent.objects.create(
-        event=event, user=user, client_id=client_id, provider=provider, ip=_client_ip(request), data=data
+        event=event,
+        outcome=outcome,
+        user=user,
+        client_id=client_id,
+        provider=provider,
+        ip=_client_ip(request),
+        user_agent=_user_agent(request),
+        data=data,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -92,10 +93,18 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "social_django",
     "rest_framework",
+    "drf_spectacular",
+    # Swagger UI's files served by us: no CDN (nodes may have no internet; the CSP allows only 'self').
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
+    # First, so every log line and every response of a request, redirects included, carries its id.
+    "idp.middleware.RequestIdMiddleware",
+    "idp.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Token, introspection, userinfo, JWKS, discovery: straight to the view from here (idp/fastpath.py).
+    "idp.fastpath.ApiFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -150,11 +159,11 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     # Sessions live in the database and are cached in the shared Redis: any node reads them,
     # and deleting one (logout) is seen by every node at once.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_ENGINE = "idp.sessions.cached_db"  # Django's cached_db, fewer statements (idp/sessions)
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # A per-process cache in front of sessions would let other workers keep a logged-out session alive.
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    SESSION_ENGINE = "idp.sessions.db"  # Django's db sessions, fewer statements (idp/sessions)
 
 AUTH_USER_MODEL = "idp.User"
 
@@ -228,7 +237,8 @@ if os.getenv("GATEHOUSE_BEHIND_PROXY", "1" if _secure else "0") == "1":
 if _secure:
     SECURE_HSTS_SECONDS = envint("GATEHOUSE_HSTS_SECONDS", 31536000)
     SECURE_SSL_REDIRECT = envbool("GATEHOUSE_SSL_REDIRECT", "1")
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # Load balancers and Prometheus reach each node directly over the internal network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 # ---------------------------------------------------------------------------------------------
 # The OAuth 2.0 / OpenID Connect provider (django-oauth-toolkit)
@@ -245,15 +255,33 @@ GATEHOUSE_DEFAULT_CLIENT_SCOPES = ["openid", "profile", "email"]
 ACCESS_TOKEN_SECONDS = envint("GATEHOUSE_ACCESS_TOKEN_SECONDS", 3600)
 ID_TOKEN_SECONDS = envint("GATEHOUSE_ID_TOKEN_SECONDS", 3600)
 
+if DEBUG:
+    # oauthlib answers CORS at the token endpoint (a single-page app exchanging its code) only for https
+    # origins; in development such apps run on http://127.0.0.1 or localhost.
+    os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     # The issuer is exactly GATEHOUSE_URL, never the request's Host header.
     "OIDC_ISS_ENDPOINT": GATEHOUSE_URL,
-    "OAUTH2_VALIDATOR_CLASS": "idp.oidc.GatehouseValidator",
+    # Gatehouse's validator plus the RFC 8693 token exchange for native apps (federation/token_exchange.py).
+    "OAUTH2_VALIDATOR_CLASS": "federation.token_exchange.TokenExchangeValidator",
+    "OAUTH2_SERVER_CLASS": "federation.token_exchange.Server",
+    # Hands the browser session's `sid` to the validator when a code is issued (idp/sso.py).
+    "OAUTH2_BACKEND_CLASS": "idp.sso.OAuthLibCore",
     "APPLICATION_ADMIN_CLASS": "clients.admin.ApplicationAdmin",
+    # Token and code values are never displayed or searchable in the admin (clients/admin.py).
+    "ACCESS_TOKEN_ADMIN_CLASS": "clients.admin.AccessTokenAdmin",
+    "REFRESH_TOKEN_ADMIN_CLASS": "clients.admin.RefreshTokenAdmin",
+    "GRANT_ADMIN_CLASS": "clients.admin.GrantAdmin",
+    "ID_TOKEN_ADMIN_CLASS": "clients.admin.IDTokenAdmin",
     "SCOPES": GATEHOUSE_SCOPES,
     "DEFAULT_SCOPES": ["openid"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": ACCESS_TOKEN_SECONDS,
+    # RFC 9068 JWT access tokens for the clients that chose them, random strings for the rest (idp/tokens.py).
+    "ACCESS_TOKEN_GENERATOR": "idp.tokens.access_token_generator",
+    # Without this oauthlib would make refresh tokens with the access token generator too; they stay opaque.
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
     "ID_TOKEN_EXPIRE_SECONDS": ID_TOKEN_SECONDS,
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "REFRESH_TOKEN_EXPIRE_SECONDS": envint("GATEHOUSE_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
@@ -272,8 +300,14 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": True,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
-    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": True,
+    # Off: DOT would delete every token the person holds, on every device. /o/logout/ (idp/logout.py)
+    # revokes the refresh tokens issued in the session being ended, and notifies its clients.
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
     "OIDC_JWKS_MAX_AGE_SECONDS": 300,
+    # `cleartokens` deletes in batches, each its own short transaction (DOT holds no lock across them);
+    # the pause lets replicas and other writers keep up (bench/RESULTS.md: one million tokens).
+    "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": envint("GATEHOUSE_CLEARTOKENS_BATCH_SIZE", 10000),
+    "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL": float(os.getenv("GATEHOUSE_CLEARTOKENS_BATCH_INTERVAL", "0.05")),
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
@@ -299,8 +333,14 @@ SOCIAL_AUTH_GOOGLE_OAUTH2_KEY = envsecret("SOCIAL_AUTH_GOOGLE_OAUTH2_KEY")
 SOCIAL_AUTH_GOOGLE_OAUTH2_SECRET = envsecret("SOCIAL_AUTH_GOOGLE_OAUTH2_SECRET")
 # Key Google identities on `sub`: an email address can change hands, `sub` never does.
 SOCIAL_AUTH_GOOGLE_OAUTH2_USE_UNIQUE_USER_ID = True
+# Native apps' Google client ids (Android, iOS) whose tokens may be exchanged, besides the web client's.
+GATEHOUSE_GOOGLE_NATIVE_CLIENT_IDS = [
+    client_id.strip() for client_id in os.getenv("GATEHOUSE_GOOGLE_NATIVE_CLIENT_IDS", "").split(",") if client_id.strip()
+]
 SOCIAL_AUTH_KAKAO_KEY = envsecret("SOCIAL_AUTH_KAKAO_KEY")
 SOCIAL_AUTH_KAKAO_SECRET = envsecret("SOCIAL_AUTH_KAKAO_SECRET")
+# Kakao's numeric app id (not the REST API key): token exchange checks Kakao tokens were issued to it.
+GATEHOUSE_KAKAO_APP_ID = os.getenv("GATEHOUSE_KAKAO_APP_ID", "").strip()
 SOCIAL_AUTH_FACEBOOK_KEY = envsecret("SOCIAL_AUTH_FACEBOOK_KEY")
 SOCIAL_AUTH_FACEBOOK_SECRET = envsecret("SOCIAL_AUTH_FACEBOOK_SECRET")
 SOCIAL_AUTH_FACEBOOK_SCOPE = ["email"]
@@ -308,6 +348,8 @@ SOCIAL_AUTH_FACEBOOK_PROFILE_EXTRA_PARAMS = {"fields": "id,name,email,first_name
 SOCIAL_AUTH_OIDC_OIDC_ENDPOINT = os.getenv("SOCIAL_AUTH_OIDC_OIDC_ENDPOINT", "")
 SOCIAL_AUTH_OIDC_KEY = envsecret("SOCIAL_AUTH_OIDC_KEY")
 SOCIAL_AUTH_OIDC_SECRET = envsecret("SOCIAL_AUTH_OIDC_SECRET")
+# RFC 9700 §2.1.1: PKCE upstream too; an OIDC provider that does not know it ignores the parameters.
+SOCIAL_AUTH_OIDC_USE_PKCE = envbool("SOCIAL_AUTH_OIDC_USE_PKCE", "1")
 GATEHOUSE_OIDC_UPSTREAM_NAME = os.getenv("GATEHOUSE_OIDC_UPSTREAM_NAME", "Single sign-on")
 
 # An upstream is offered if and only if its KEY is set; an unconfigured backend is not even loadable.
@@ -334,33 +376,88 @@ SOCIAL_AUTH_RAISE_EXCEPTIONS = False
 SOCIAL_AUTH_SANITIZE_REDIRECTS = True
 SOCIAL_AUTH_ALLOWED_REDIRECT_HOSTS = [_public.hostname]
 SOCIAL_AUTH_REDIRECT_IS_HTTPS = _secure
-SOCIAL_AUTH_FIELDS_STORED_IN_SESSION: list[str] = []
+# /account/'s "Connect" forms say which upstream they connect; every other start clears it (federation/views.py).
+SOCIAL_AUTH_FIELDS_STORED_IN_SESSION = ["connect_backend"]
+# The pipeline runs in one database transaction: never a user without its identity.
+SOCIAL_AUTH_STRATEGY = "federation.strategy.GatehouseStrategy"
+# Every call to an upstream (token, userinfo, JWKS, discovery, token checks) gives up after this long
+# and the person gets the "not answering" page rather than a hung request.
+SOCIAL_AUTH_REQUESTS_TIMEOUT = envint("GATEHOUSE_UPSTREAM_TIMEOUT_SECONDS", 5)
 SOCIAL_AUTH_PIPELINE = (
+    "federation.pipeline.start",
     "social_core.pipeline.social_auth.social_details",
     "social_core.pipeline.social_auth.social_uid",
+    "federation.pipeline.match_token_owner",
     "social_core.pipeline.social_auth.auth_allowed",
     "social_core.pipeline.social_auth.social_user",
+    "federation.pipeline.refuse_disabled_user",
     "federation.pipeline.normalize_profile",
     "federation.pipeline.associate_by_verified_email",
     "federation.pipeline.create_user",
     "social_core.pipeline.social_auth.associate_user",
-    # No load_extra_data: it would keep the upstream access token in cleartext, and we need none.
+    # No load_extra_data: it would keep the upstream access and refresh tokens in cleartext, and we
+    # need neither. record_identity keeps only what /account/ shows (email, last used).
     "federation.pipeline.update_user",
+    "federation.pipeline.record_identity",
     "federation.pipeline.audit_login",
 )
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The OpenAPI 3 schema of /api/ and its Swagger UI (clients/urls.py); both public, as the API is not.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Gatehouse admin API",
+    "DESCRIPTION": (
+        "Register and manage client apps. Authenticate with an access token carrying the scope "
+        "`gatehouse:admin` (client credentials of an admin service client), or from a staff user's "
+        "browser session with a CSRF token."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "OAUTH2_FLOWS": ["clientCredentials"],
+    "OAUTH2_TOKEN_URL": f"{GATEHOUSE_URL}/o/token/",
+    "OAUTH2_SCOPES": {"gatehouse:admin": "Manage Gatehouse clients"},
 }
 
 GATEHOUSE_RATE_LIMITS = os.getenv("GATEHOUSE_RATE_LIMITS", "on") != "off"
 
+# Operations (docs/deploy.md): /metrics for a scraper with the token or on the allow-list (idp/metrics.py).
+GATEHOUSE_METRICS_TOKEN = envsecret("GATEHOUSE_METRICS_TOKEN")
+try:
+    GATEHOUSE_METRICS_ALLOW = [
+        ipaddress.ip_network(cidr.strip(), strict=False)
+        for cidr in os.getenv("GATEHOUSE_METRICS_ALLOW", "127.0.0.0/8,::1/128").split(",")
+        if cidr.strip()
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"GATEHOUSE_METRICS_ALLOW must be comma-separated CIDRs: {exc}") from None
+GATEHOUSE_LOG_FORMAT = os.getenv("GATEHOUSE_LOG_FORMAT", "plain" if DEBUG else "json").strip().lower()
+if GATEHOUSE_LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"GATEHOUSE_LOG_FORMAT must be json or plain, not {GATEHOUSE_LOG_FORMAT!r}")
+# How often each process re-reads the signing keys (idp/keys.py); INTERFACE.md promises a rotation
+# reaches every node within 60 s, so it may be lowered, never raised.
+GATEHOUSE_KEYSET_TTL_SECONDS = envint("GATEHOUSE_KEYSET_TTL_SECONDS", 60)
+if not 1 <= GATEHOUSE_KEYSET_TTL_SECONDS <= 60:
+    raise ImproperlyConfigured("GATEHOUSE_KEYSET_TTL_SECONDS must be between 1 and 60")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Each line carries the request id; tokens, codes and protocol query strings are masked (idp/logging.py).
+    "formatters": {
+        "plain": {
+            "()": "idp.logging.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {"()": "idp.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": GATEHOUSE_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.getenv("GATEHOUSE_LOG_LEVEL", "INFO")},
     "loggers": {
         # These log authorization codes and token-bearing URLs at DEBUG (GOTCHAS.md): never below INFO.

@@ -6,6 +6,7 @@ import base64
 import io
 
 import pytest
+from django.test import Client
 from PIL import Image
 
 from clients.models import Application, Consent
@@ -109,10 +110,11 @@ def test_it_lists_connected_apps_and_revoke_kills_their_tokens(carol_client, con
 def test_it_revokes_only_the_signed_in_persons_tokens(client, confidential_client):
     dev_sign_in(client, "dave@example.com", "Dave")
     dave_tokens = _tokens(client, confidential_client)
-    client.post("/logout/")
-    dev_sign_in(client, "carol@example.com", "Carol")
-    _tokens(client, confidential_client)
-    client.post(f"/account/apps/{confidential_client.client_id}/revoke/")
+    # Carol in another browser: signing Dave out here would end his session, and its tokens with it.
+    carol = Client()
+    dev_sign_in(carol, "carol@example.com", "Carol")
+    _tokens(carol, confidential_client)
+    carol.post(f"/account/apps/{confidential_client.client_id}/revoke/")
     assert _introspect(client, confidential_client, dave_tokens["access_token"])["active"] is True
     assert Consent.objects.filter(user__email="dave@example.com").exists()
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +28,37 @@ def gatehouse_url(live_server, settings) -> str:
     settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": live_server.url}
     settings.CSRF_TRUSTED_ORIGINS = [live_server.url]
     return live_server.url
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def new_page(monkeypatch) -> Iterator[Callable[[str], object]]:
+    """A factory of fresh Chromium pages, each in its own browser context with the given locale."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        contexts = []
+
+        def make(locale: str = "en-US"):
+            context = browser.new_context(locale=locale, viewport={"width": 900, "height": 900})
+            contexts.append(context)
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            return page
+
+        try:
+            yield make
+            for context in contexts:
+                context.close()
+        finally:
+            browser.close()
 
 
 @pytest.fixture

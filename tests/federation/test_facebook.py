@@ -52,6 +52,9 @@ def test_it_signs_in_with_facebook_and_issues_an_id_token_and_userinfo(client, c
     assert set(me.request.params["fields"].split(",")) >= {"id", "name", "email", "first_name", "last_name", "picture"}
     expected_proof = hmac.new(b"facebook-app-secret", b"EAAfacebook-access-token", hashlib.sha256).hexdigest()
     assert me.request.params["appsecret_proof"] == expected_proof
+    # The person's token goes in the Authorization header, never in the URL.
+    assert me.request.headers["Authorization"] == "Bearer EAAfacebook-access-token"
+    assert "EAAfacebook-access-token" not in me.request.url
 
     identity = UserSocialAuth.objects.get()
     assert (identity.provider, identity.uid) == ("facebook", FACEBOOK_ID)

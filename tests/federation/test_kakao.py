@@ -6,6 +6,7 @@ detection, revocation); the other upstreams stop at the ID token and userinfo.
 
 from __future__ import annotations
 
+from django.test import Client
 from social_django.models import UserSocialAuth
 
 from idp.models import User
@@ -18,6 +19,7 @@ from tests.federation.upstream import (
     consent_and_exchange,
     form_of,
     introspect,
+    kakao_profile,
     mock_kakao,
     refresh,
     revoke,
@@ -180,3 +182,49 @@ def test_it_revokes_a_refresh_token(client, confidential_client, upstream):
 
     assert refresh(client, confidential_client, tokens.refresh_token).json()["error"] == "invalid_grant"
     assert introspect(client, confidential_client, tokens.access_token)["active"] is False
+
+
+def _kakao_profile_without_email(kakao_id: int) -> dict:
+    """/v2/user/me for someone who declined the email consent item: no `email`, `email_needs_agreement` true."""
+    profile = kakao_profile(kakao_id=kakao_id, email="", nickname="김민지")
+    account = profile["kakao_account"]
+    del account["email"], account["is_email_valid"], account["is_email_verified"]
+    account["email_needs_agreement"] = True
+    return profile
+
+
+def test_it_signs_a_kakao_user_without_email_in_twice_as_the_same_person(confidential_client, upstream):
+    subs = []
+    for _ in range(2):
+        upstream.reset()
+        upstream.post(KAKAO_TOKEN_URL, json={"token_type": "bearer", "access_token": "kakao-access-token-abc",
+                                             "expires_in": 21599})
+        upstream.get(KAKAO_PROFILE_URL, json=_kakao_profile_without_email(KAKAO_ID))
+        browser = Client()
+        auth = authorize_url(confidential_client)
+        sign_in(browser, "kakao", auth)
+        tokens = consent_and_exchange(browser, confidential_client, auth)
+        claims = verify_id_token(browser, tokens.id_token, audience=confidential_client.client_id, nonce=auth.nonce)
+        assert "email" not in claims  # nothing to say, rather than an empty string
+        assert claims["name"] == "김민지"
+        subs.append(claims["sub"])
+
+    assert subs[0] == subs[1] == User.objects.get().sub
+    user = User.objects.get()
+    assert (user.email, user.email_verified, user.username) == ("", False, "김민지")
+    assert UserSocialAuth.objects.get().uid == str(KAKAO_ID)
+
+
+def test_it_never_links_an_unverified_kakao_email_to_the_user_with_that_email(confidential_client, upstream, alice):
+    mock_kakao(upstream, kakao_id=KAKAO_ID, email="alice@example.com", email_verified=False, nickname="앨리스")
+    sign_in(Client(), "kakao", authorize_url(confidential_client))
+
+    newcomer = UserSocialAuth.objects.get().user
+    assert newcomer != alice and newcomer.email_verified is False
+    assert not alice.social_auth.exists()
+
+
+def test_it_takes_the_picture_from_the_kakao_profile(client, confidential_client, upstream):
+    _kakao_tokens(client, confidential_client, upstream)
+
+    assert User.objects.get().picture == "https://k.kakaocdn.net/dn/abc123/img_640x640.jpg"

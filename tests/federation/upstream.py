@@ -26,11 +26,18 @@ from tests.conftest import Authorization, TestClientApp, approve_consent, author
 
 GOOGLE_TOKEN_URL = "https://accounts.google.com/o/oauth2/token"
 GOOGLE_USERINFO_URL = "https://www.googleapis.com/oauth2/v3/userinfo"
+GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
+GOOGLE_TOKENINFO_URL = "https://oauth2.googleapis.com/tokeninfo"
+GOOGLE_CLIENT_ID = "google-client-id"
+KAKAO_TOKEN_INFO_URL = "https://kapi.kakao.com/v1/user/access_token_info"
+KAKAO_APP_ID = "1234567"
 KAKAO_TOKEN_URL = "https://kauth.kakao.com/oauth/token"
 KAKAO_PROFILE_URL = "https://kapi.kakao.com/v2/user/me"
 FACEBOOK_VERSION = "v24.0"
 FACEBOOK_TOKEN_URL = f"https://graph.facebook.com/{FACEBOOK_VERSION}/oauth/access_token"
 FACEBOOK_ME_URL = f"https://graph.facebook.com/{FACEBOOK_VERSION}/me"
+FACEBOOK_DEBUG_TOKEN_URL = f"https://graph.facebook.com/{FACEBOOK_VERSION}/debug_token"
+FACEBOOK_APP_ID = "facebook-app-id"
 OIDC_ISSUER = "https://sso.example.com"
 OIDC_CLIENT_ID = "oidc-client-id"
 OIDC_DISCOVERY_URL = f"{OIDC_ISSUER}/.well-known/openid-configuration"
@@ -39,8 +46,13 @@ OIDC_TOKEN_URL = f"{OIDC_ISSUER}/oauth2/token"
 OIDC_USERINFO_URL = f"{OIDC_ISSUER}/oauth2/userinfo"
 OIDC_JWKS_URL = f"{OIDC_ISSUER}/oauth2/jwks"
 
-# One signing key for the fake OIDC upstream, made once: RSA generation is the slow part.
+# One signing key for each fake OpenID Connect upstream, made once: RSA generation is the slow part.
 _OIDC_KEY = jwk.JWK.generate(kty="RSA", size=2048, kid="sso-key-1", use="sig", alg="RS256")
+_GOOGLE_KEY = jwk.JWK.generate(kty="RSA", size=2048, kid="google-key-1", use="sig", alg="RS256")
+
+# The nonces of the upstream sign-ins begun in the current test, latest last: Google's fake token
+# endpoint signs its ID token with the nonce of the sign-in in progress, as the real one does.
+_begun_nonces: list[str] = []
 
 
 @pytest.fixture
@@ -49,6 +61,7 @@ def upstream() -> Iterator[responses.RequestsMock]:
     # social-core caches discovery documents and JWKS per class for a day; each test brings its own.
     OpenIdConnectAuth.get_openid_configuration.invalidate()
     OpenIdConnectAuth.get_jwks_keys_for_uri.invalidate()
+    _begun_nonces.clear()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
     OpenIdConnectAuth.get_openid_configuration.invalidate()
@@ -71,6 +84,15 @@ class _FormParser(HTMLParser):
             self.forms.append({"action": attrs.get("action", ""), "method": attrs.get("method", "get"), "fields": {}})
         elif tag == "input" and self.forms and attrs.get("name"):
             self.forms[-1]["fields"][attrs["name"]] = attrs.get("value") or ""
+
+
+def forms_on(client: Client, url: str) -> list[dict]:
+    """Every form of a page: action, method and the fields a browser would submit."""
+    page = client.get(url)
+    assert page.status_code == 200, page
+    parser = _FormParser()
+    parser.feed(page.content.decode())
+    return parser.forms
 
 
 def login_form(client: Client, login_url: str, backend: str) -> dict[str, str]:
@@ -106,9 +128,17 @@ def begin(client: Client, backend: str, auth: Authorization) -> UpstreamRedirect
     fields = login_form(client, login_url, backend)
     # `next` travels as a hidden form field of the POST, not in the query string.
     assert fields.get("next") == auth.url
+    return start_upstream(client, backend, fields)
+
+
+def start_upstream(client: Client, backend: str, fields: dict[str, str]) -> UpstreamRedirect:
+    """Submit a "Continue with" (or "Connect") form: Gatehouse sends the browser to the upstream."""
     started = client.post(f"/login/{backend}/", fields)
     assert started.status_code == 302, started
-    return UpstreamRedirect(started["Location"], query_of(started["Location"]))
+    redirect = UpstreamRedirect(started["Location"], query_of(started["Location"]))
+    if "nonce" in redirect.params:
+        _begun_nonces.append(redirect.params["nonce"])
+    return redirect
 
 
 def callback(client: Client, backend: str, **params: str):
@@ -188,18 +218,9 @@ def form_of(call) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def mock_google(mock: responses.RequestsMock, *, sub: str, email: str, email_verified: bool = True,
-                name: str = "Carol Park", access_token: str = "ya29.google-access-token") -> None:
-    """https://developers.google.com/identity/openid-connect/openid-connect#exchangecode and userinfo (v3)."""
-    mock.post(GOOGLE_TOKEN_URL, json={
-        "access_token": access_token,
-        "expires_in": 3599,
-        "scope": "openid https://www.googleapis.com/auth/userinfo.email "
-        "https://www.googleapis.com/auth/userinfo.profile",
-        "token_type": "Bearer",
-    })
+def google_claims(*, sub: str, email: str, email_verified: bool = True, name: str = "Carol Park") -> dict:
     given, _, family = name.partition(" ")
-    mock.get(GOOGLE_USERINFO_URL, json={
+    return {
         "sub": sub,
         "name": name,
         "given_name": given,
@@ -208,7 +229,35 @@ def mock_google(mock: responses.RequestsMock, *, sub: str, email: str, email_ver
         "email": email,
         "email_verified": email_verified,
         "locale": "en",
-    })
+    }
+
+
+def mock_google(mock: responses.RequestsMock, *, sub: str, email: str, email_verified: bool = True,
+                name: str = "Carol Park", access_token: str = "ya29.google-access-token",
+                **id_token_overrides) -> None:
+    """https://developers.google.com/identity/openid-connect/openid-connect#exchangecode: the token
+    response carries an RS256 ID token (bound to the sign-in's nonce and to the access token by at_hash),
+    verified against Google's JWKS; then userinfo (v3)."""
+    claims = google_claims(sub=sub, email=email, email_verified=email_verified, name=name)
+
+    def token_response(request):
+        signed = {"issuer": "https://accounts.google.com", "audience": GOOGLE_CLIENT_ID, "key": _GOOGLE_KEY,
+                  "azp": GOOGLE_CLIENT_ID, **id_token_overrides}
+        signed.setdefault("nonce", _begun_nonces[-1] if _begun_nonces else "no-sign-in-begun")
+        id_token = oidc_id_token(sub=sub, email=email, email_verified=email_verified, name=name,
+                                 access_token=access_token, **signed)
+        return 200, {}, json.dumps({
+            "access_token": access_token,
+            "expires_in": 3599,
+            "scope": "openid https://www.googleapis.com/auth/userinfo.email "
+            "https://www.googleapis.com/auth/userinfo.profile",
+            "token_type": "Bearer",
+            "id_token": id_token,
+        })
+
+    mock.add_callback(responses.POST, GOOGLE_TOKEN_URL, callback=token_response, content_type="application/json")
+    mock.get(GOOGLE_JWKS_URL, json={"keys": [_GOOGLE_KEY.export_public(as_dict=True)]})
+    mock.get(GOOGLE_USERINFO_URL, json=claims)
 
 
 def kakao_profile(*, kakao_id: int, email: str, nickname: str = "홍길동", email_valid: bool = True,
@@ -294,13 +343,13 @@ def at_hash(access_token: str) -> str:
 
 def oidc_id_token(*, sub: str, nonce: str, email: str, email_verified: bool, access_token: str,
                   name: str = "Erin Yoon", issuer: str = OIDC_ISSUER, audience: str = OIDC_CLIENT_ID,
-                  key: jwk.JWK = _OIDC_KEY, issued_ago: int = 0, lifetime: int = 300) -> str:
+                  key: jwk.JWK = _OIDC_KEY, issued_ago: int = 0, lifetime: int = 300, **extra) -> str:
     """An ID token as the upstream signs it (OIDC Core §2), with `at_hash` bound to the access token."""
     iat = int(time.time()) - issued_ago
     claims = {
         "iss": issuer, "sub": sub, "aud": audience, "iat": iat, "exp": iat + lifetime, "auth_time": iat,
         "nonce": nonce, "at_hash": at_hash(access_token),
-        "email": email, "email_verified": email_verified, "name": name,
+        "email": email, "email_verified": email_verified, "name": name, **extra,
     }
     token = jwt.JWT(header={"alg": "RS256", "kid": key["kid"], "typ": "JWT"}, claims=json.dumps(claims))
     token.make_signed_token(key)
@@ -320,6 +369,11 @@ def mock_oidc_tokens(mock: responses.RequestsMock, *, sub: str, nonce: str, emai
         "sub": sub, "email": email, "email_verified": email_verified, "name": name,
         "preferred_username": name.split()[0].lower(),
     })
+
+
+def s256(verifier: str) -> str:
+    """RFC 7636 §4.2: the S256 code challenge of a verifier."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
 def calls_to(mock: responses.RequestsMock, url: str) -> list:
@@ -356,3 +410,58 @@ def federated_sign_in(client: Client, app: TestClientApp, mock: responses.Reques
         raise ValueError(backend)
     sign_in(client, backend, auth)
     return auth
+
+
+# ---------------------------------------------------------------------------------------------
+# Native apps: RFC 8693 token exchange, and how each upstream says whose app a token belongs to
+# ---------------------------------------------------------------------------------------------
+
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+KAKAO_ID = 4011223344
+KAKAO_TOKEN = "kakao-sdk-access-token"
+GOOGLE_SUB = "110000000000000004242"
+GOOGLE_TOKEN = "ya29.google-sdk-access-token"
+FACEBOOK_ID = "10159999999999999"
+FACEBOOK_TOKEN = "EAAfacebook-sdk-access-token"
+
+
+def exchange(client: Client, app, token: str, issuer: str, headers: dict | None = None, **extra):
+    """A native app's RFC 8693 token exchange at /o/token/ (a public client: no secret)."""
+    data = {
+        "grant_type": TOKEN_EXCHANGE_GRANT,
+        "client_id": app.client_id,
+        "subject_token": token,
+        "subject_token_type": ACCESS_TOKEN_TYPE,
+        "subject_issuer": issuer,
+        "scope": "openid profile email",
+    }
+    data.update(extra)
+    return client.post("/o/token/", {k: v for k, v in data.items() if v is not None}, headers=headers)
+
+
+def mock_kakao_token(mock, *, app_id: str = KAKAO_APP_ID, kakao_id: int = KAKAO_ID, **profile) -> None:
+    """GET /v1/user/access_token_info: which app a token belongs to, and to whom."""
+    mock.get(KAKAO_TOKEN_INFO_URL, json={"id": kakao_id, "expires_in": 7199, "app_id": int(app_id)})
+    mock.get(KAKAO_PROFILE_URL, json=kakao_profile(kakao_id=kakao_id, **{"email": "hong@example.kr", **profile}))
+
+
+def mock_google_token(mock, *, aud: str = GOOGLE_CLIENT_ID, azp: str = GOOGLE_CLIENT_ID,
+                      email: str = "dana@example.com", email_verified: bool = True) -> None:
+    """https://oauth2.googleapis.com/tokeninfo for an access token, then userinfo."""
+    mock.post(GOOGLE_TOKENINFO_URL, json={
+        "azp": azp, "aud": aud, "sub": GOOGLE_SUB, "scope": "openid https://www.googleapis.com/auth/userinfo.email",
+        "exp": "1924992000", "expires_in": "3599", "email": email, "email_verified": "true", "access_type": "online",
+    })
+    mock.get(GOOGLE_USERINFO_URL, json=google_claims(sub=GOOGLE_SUB, email=email, email_verified=email_verified,
+                                                     name="Dana Choi"))
+
+
+def mock_facebook_token(mock, *, app_id: str = FACEBOOK_APP_ID, is_valid: bool = True) -> None:
+    """Graph API /debug_token (asked with our app token), then /me."""
+    mock.get(FACEBOOK_DEBUG_TOKEN_URL, json={"data": {
+        "app_id": app_id, "type": "USER", "application": "Some app", "expires_at": 1924992000,
+        "is_valid": is_valid, "scopes": ["email", "public_profile"], "user_id": FACEBOOK_ID,
+    }})
+    mock.get(FACEBOOK_ME_URL, json={"id": FACEBOOK_ID, "name": "Eun Seo", "email": "eun@example.com",
+                                    "first_name": "Eun", "last_name": "Seo"})

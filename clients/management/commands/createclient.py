@@ -7,6 +7,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from clients.models import Application
 from clients.services import GRANTS, client_register
 
 
@@ -24,6 +25,10 @@ class Command(BaseCommand):
         parser.add_argument("--homepage-url", default="")
         parser.add_argument("--backchannel-logout-uri", default="")
         parser.add_argument("--post-logout-redirect-uri", action="append", default=[], dest="post_logout_redirect_uris")
+        parser.add_argument(
+            "--access-token-format", choices=sorted(Application.AccessTokenFormat.values), default="opaque",
+            help="opaque (introspection) or jwt (RFC 9068, validated locally by resource servers)",
+        )
         parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
     def handle(self, *args, **options):
@@ -39,6 +44,8 @@ class Command(BaseCommand):
                 homepage_url=options["homepage_url"],
                 backchannel_logout_uri=options["backchannel_logout_uri"],
                 post_logout_redirect_uris=options["post_logout_redirect_uris"],
+                access_token_format=options["access_token_format"],
+                via="createclient",
             )
         except ValidationError as exc:
             raise CommandError("; ".join(_messages(exc))) from None

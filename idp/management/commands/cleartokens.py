@@ -1,0 +1,21 @@
+"""`cleartokens`: django-oauth-toolkit's command of the same name, in batches that scale (idp/cleanup.py).
+
+Run it from cron (hourly is plenty). Batch size and the pause between batches are
+CLEAR_EXPIRED_TOKENS_BATCH_SIZE / _INTERVAL in OAUTH2_PROVIDER (idp/settings.py).
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from idp.cleanup import tokens_clear_expired
+
+
+class Command(BaseCommand):
+    help = "Delete expired and revoked tokens and expired authorization codes, in batches."
+
+    def handle(self, *args, **options) -> None:
+        result = tokens_clear_expired()
+        for label, count in result.deleted.items():
+            self.stdout.write(f"{count} {label} deleted")
+        self.stdout.write(f"{result.batches} batches, the longest {result.longest_batch_seconds:.2f} s")
