@@ -81,6 +81,9 @@ def upstream(gatehouse_port: int) -> Iterator[Upstream]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         pytest.skip("node and npm are needed for the real upstream (oidc-provider): apt-get install -y nodejs npm")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    if tuple(int(part) for part in re.findall(r"\d+", version)[:2]) < (20, 19):
+        pytest.skip(f"oidc-provider 9 needs Node.js 20.19 or later; this machine has {version}")
     if not (UPSTREAM_DIR / "node_modules" / "oidc-provider").is_dir():
         installed = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund"], cwd=UPSTREAM_DIR, capture_output=True, text=True, timeout=600
