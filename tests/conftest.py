@@ -165,3 +165,14 @@ def verify_id_token(client: Client, token: str, *, audience: str, nonce: str | N
         check["nonce"] = nonce
     verified = jwt.JWT(jwt=token, key=jwks, check_claims=check, algs=["RS256"])
     return json.loads(verified.claims)
+
+
+@pytest.fixture
+def gatehouse_url(live_server, settings) -> str:
+    """Gatehouse's public URL (and so its issuer) is the live server's."""
+    # pytest-django turns DEBUG off; the development upstream and the demo client exist only with DEBUG on.
+    settings.DEBUG = True
+    settings.GATEHOUSE_URL = live_server.url
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": live_server.url}
+    settings.CSRF_TRUSTED_ORIGINS = [live_server.url]
+    return live_server.url

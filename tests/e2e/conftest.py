@@ -19,17 +19,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-def gatehouse_url(live_server, settings) -> str:
-    """Gatehouse's public URL (and so its issuer) is the live server's."""
-    # pytest-django turns DEBUG off; the development upstream and the demo client exist only with DEBUG on.
-    settings.DEBUG = True
-    settings.GATEHOUSE_URL = live_server.url
-    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": live_server.url}
-    settings.CSRF_TRUSTED_ORIGINS = [live_server.url]
-    return live_server.url
-
-
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 

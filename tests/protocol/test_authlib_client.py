@@ -48,17 +48,6 @@ def form_fields(html: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def issuer(live_server, settings) -> str:
-    """Gatehouse's public URL is the live server's, so the issuer is what the relying party connects to."""
-    # pytest-django turns DEBUG off; the development upstream's page exists only with DEBUG on.
-    settings.DEBUG = True
-    settings.GATEHOUSE_URL = live_server.url
-    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": live_server.url}
-    settings.CSRF_TRUSTED_ORIGINS = [live_server.url]
-    return live_server.url
-
-
-@pytest.fixture
 def browser():
     with requests.Session() as session:
         yield session
@@ -93,7 +82,8 @@ def _sign_in_and_allow(browser: requests.Session, authorization_url: str, base: 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_lets_an_independent_client_sign_in_with_pkce_and_verify_the_id_token(issuer, browser):
+def test_it_lets_an_independent_client_sign_in_with_pkce_and_verify_the_id_token(gatehouse_url, browser):
+    issuer = gatehouse_url
     registered = client_register(name="Authlib RP", redirect_uris=[REDIRECT_URI])
     client_id = registered.application.client_id
     rp = OAuth2Session(
@@ -154,7 +144,8 @@ def test_it_lets_an_independent_client_sign_in_with_pkce_and_verify_the_id_token
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_refuses_to_exchange_the_code_without_the_pkce_verifier(issuer, browser):
+def test_it_refuses_to_exchange_the_code_without_the_pkce_verifier(gatehouse_url, browser):
+    issuer = gatehouse_url
     registered = client_register(name="Authlib RP", redirect_uris=[REDIRECT_URI])
     rp = OAuth2Session(
         registered.application.client_id,
