@@ -25,6 +25,8 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.settings import oauth2_settings
 
+from idp.models import RedeemedCode
+
 logger = logging.getLogger(__name__)
 
 
@@ -93,4 +95,8 @@ def tokens_clear_expired(*, now=None) -> Cleared:
     _delete_in_batches(get_id_token_model(), models.Q(access_token__isnull=True, expires__lt=now), result,
                        label="expired ID tokens")
     _delete_in_batches(get_grant_model(), models.Q(expires__lt=now), result, label="expired authorization codes")
+    # A redeemed code is kept while a token it led to may still be alive (idp/codes.py): as long as a
+    # refresh token lives, or an access token where there is none.
+    keep = max(expire_delta or timedelta(0), timedelta(seconds=oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
+    _delete_in_batches(RedeemedCode, models.Q(redeemed_at__lt=now - keep), result, label="redeemed authorization codes")
     return result

@@ -153,3 +153,29 @@ class LogoutDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.uri} ({self.state})"
+
+
+class RedeemedCode(models.Model):
+    """An authorization code already exchanged, kept so that a second redemption can revoke what the first
+    issued (RFC 6749 §4.1.2, RFC 9700 §4.2.4). django-oauth-toolkit deletes the code's row on exchange.
+
+    Only a SHA-256 checksum of the code is kept. Rows go with `cleartokens` once every token the code
+    could have led to has expired.
+    """
+
+    code_checksum = models.CharField(_("code checksum"), max_length=64, unique=True)
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("client")
+    )
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # Not foreign keys: the tokens may be deleted (revoked, expired) long before this row.
+    access_token_id = models.BigIntegerField(_("access token id"), null=True, blank=True)
+    token_family = models.UUIDField(_("refresh token family"), null=True, blank=True)
+    redeemed_at = models.DateTimeField(_("redeemed"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("redeemed authorization code")
+        verbose_name_plural = _("redeemed authorization codes")
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.redeemed_at:%Y-%m-%d %H:%M}"

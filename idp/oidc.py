@@ -11,7 +11,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
-from idp import keys, sso
+from idp import codes, keys, sso
 
 Grant = get_grant_model()
 AccessToken = get_access_token_model()
@@ -92,7 +92,21 @@ class GatehouseValidator(OAuth2Validator):
             request, refresh_token_code, access_token, previous_refresh_token
         )
         sso.token_family_record(request=request, token_family=refresh_token.token_family)
+        request._gatehouse_token_family = refresh_token.token_family
         return refresh_token
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        # Called once the tokens are saved: DOT deletes the code; we remember what it was exchanged for.
+        super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
+        grant = getattr(request, "_gatehouse_grant", None)
+        access_token = getattr(request, "_gatehouse_access_token", None)
+        codes.code_redeemed_record(
+            code=code,
+            application=request.client,
+            user=grant.user if grant is not None else request.user,
+            access_token_id=access_token.pk if access_token is not None else None,
+            token_family=getattr(request, "_gatehouse_token_family", None),
+        )
 
     def is_origin_allowed(self, client_id, origin, request, *args, **kwargs):
         # CORS at the token endpoint for single-page apps: a public client's own origin is that of its
@@ -128,6 +142,9 @@ class GatehouseValidator(OAuth2Validator):
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         grant = self._grant(code, request, client)
+        if grant is None and client is not None:
+            # RFC 6749 §4.1.2: a code used twice revokes the tokens of its first use (idp/codes.py).
+            codes.code_reuse_revoke(code=code, application=client)
         if grant is None or grant.is_expired():
             return False
         request.scopes = grant.scope.split(" ")
@@ -185,7 +202,9 @@ class GatehouseValidator(OAuth2Validator):
         """
         id_token = getattr(request, "id_token", None)
         if not token.get("id_token") or not isinstance(id_token, IDToken):
-            return super()._create_access_token(expires, request, token, source_refresh_token)
+            access_token = super()._create_access_token(expires, request, token, source_refresh_token)
+            request._gatehouse_access_token = access_token  # for invalidate_authorization_code
+            return access_token
         access_token = AccessToken(
             user=request.user,
             scope=token["scope"],
@@ -197,6 +216,7 @@ class GatehouseValidator(OAuth2Validator):
         )
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
+        request._gatehouse_access_token = access_token  # for invalidate_authorization_code
         return access_token
 
 

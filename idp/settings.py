@@ -103,6 +103,11 @@ MIDDLEWARE = [
     "idp.middleware.RequestIdMiddleware",
     "idp.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Malformed query strings and bodies become 400s here, before anything parses them (idp/badinput.py).
+    "idp.badinput.BadInputMiddleware",
+    # 429 before any work is done; after metrics, the access log and
+    # the security headers, so refusals are counted and carry HSTS/nosniff (idp/ratelimit.py).
+    "idp.ratelimit.RateLimitMiddleware",
     # Token, introspection, userinfo, JWKS, discovery: straight to the view from here (idp/fastpath.py).
     "idp.fastpath.ApiFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -115,6 +120,16 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "federation.middleware.UpstreamErrorMiddleware",
+]
+
+SILENCED_SYSTEM_CHECKS = [
+    # DOT's RFC 9700 check refuses "http" among ALLOWED_REDIRECT_URI_SCHEMES outright, but RFC 8252 §7.3 and
+    # RFC 9700 §2.1 allow it for native apps' loopback redirects, and only there: client_register
+    # (clients/services.py) refuses plain http to any other host. idp/checks.py keeps every gate on.
+    "oauth2_provider.E003",
+    # HSTS preload is decided for a whole registrable domain by its owner (hstspreload.org);
+    # GATEHOUSE_HSTS_PRELOAD=1 sends it once they have.
+    "security.W021",
 ]
 
 ROOT_URLCONF = "idp.urls"
@@ -236,6 +251,9 @@ if os.getenv("GATEHOUSE_BEHIND_PROXY", "1" if _secure else "0") == "1":
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if _secure:
     SECURE_HSTS_SECONDS = envint("GATEHOUSE_HSTS_SECONDS", 31536000)
+    # Covers only subdomains of GATEHOUSE_URL's host (id.example.com's, not example.com's).
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("GATEHOUSE_HSTS_INCLUDE_SUBDOMAINS", "1")
+    SECURE_HSTS_PRELOAD = envbool("GATEHOUSE_HSTS_PRELOAD", "0")
     SECURE_SSL_REDIRECT = envbool("GATEHOUSE_SSL_REDIRECT", "1")
     # Load balancers and Prometheus reach each node directly over the internal network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
@@ -426,6 +444,35 @@ SPECTACULAR_SETTINGS = {
 }
 
 GATEHOUSE_RATE_LIMITS = os.getenv("GATEHOUSE_RATE_LIMITS", "on") != "off"
+# Requests per window (idp/ratelimit.py), counted in the cache (Redis, shared by all nodes, with REDIS_URL).
+# 0 disables one limit. A busy server-side client behind a single address may need a higher OAUTH_PER_IP.
+GATEHOUSE_RATE_LIMIT = {
+    "window_seconds": envint("GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS", 60),
+    # /o/token/, /o/introspect/, /o/revoke_token/
+    "oauth": {
+        "per_ip": envint("GATEHOUSE_RATE_LIMIT_OAUTH_PER_IP", 150),
+        "per_client": envint("GATEHOUSE_RATE_LIMIT_OAUTH_PER_CLIENT", 600),
+    },
+    # /api/: per address and per credential (client id or bearer token)
+    "api": {
+        "per_ip": envint("GATEHOUSE_RATE_LIMIT_API_PER_IP", 120),
+        "per_client": envint("GATEHOUSE_RATE_LIMIT_API_PER_CLIENT", 120),
+    },
+    # /login/<backend>/ and /complete/<backend>/: sign-in pages, per address
+    "pages": {"per_ip": envint("GATEHOUSE_RATE_LIMIT_PAGES_PER_IP", 60)},
+}
+if GATEHOUSE_RATE_LIMIT["window_seconds"] < 1:
+    raise ImproperlyConfigured("GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS must be at least 1")
+# The proxies whose X-Forwarded-For names the real client, for per-address limits: gunicorn's own variable
+# (gunicorn.conf.py, docs/deploy.md), comma-separated addresses or CIDRs; "*" trusts any sender.
+try:
+    GATEHOUSE_TRUSTED_PROXIES = [
+        ipaddress.ip_network("0.0.0.0/0" if cidr.strip() == "*" else cidr.strip(), strict=False)
+        for cidr in os.getenv("FORWARDED_ALLOW_IPS", "127.0.0.1").split(",")
+        if cidr.strip()
+    ] + ([ipaddress.ip_network("::/0")] if os.getenv("FORWARDED_ALLOW_IPS", "").strip() == "*" else [])
+except ValueError as exc:
+    raise ImproperlyConfigured(f"FORWARDED_ALLOW_IPS must be comma-separated addresses or CIDRs: {exc}") from None
 
 # Operations (docs/deploy.md): /metrics for a scraper with the token or on the allow-list (idp/metrics.py).
 GATEHOUSE_METRICS_TOKEN = envsecret("GATEHOUSE_METRICS_TOKEN")

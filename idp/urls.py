@@ -57,3 +57,6 @@ urlpatterns = [
     path("complete/<str:backend>/", federation_views.complete, name="upstream-complete"),
     path("", include(([p for p in social_urls.urlpatterns if p.name in ("begin", "complete")], "social"))),
 ]
+
+# A database that does not answer becomes a 503 (JSON on OAuth endpoints, a page elsewhere), not a 500.
+handler500 = "idp.errors.server_error"

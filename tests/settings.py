@@ -27,3 +27,7 @@ from idp.settings import *  # noqa: E402,F403
 
 # Fast hashing for the few superusers tests create.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "clients.hashers.ClientSecretHasher"]
+
+# Every test shares 127.0.0.1 and one process-wide cache: limits are off here and turned on by the tests
+# that prove them (tests/idp/test_ratelimit.py).
+GATEHOUSE_RATE_LIMITS = False

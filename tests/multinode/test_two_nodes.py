@@ -300,12 +300,6 @@ def test_it_keeps_tokens_codes_and_states_out_of_the_nodes_logs(cluster):
 
 
 # Last in this module: once rate limiting exists, this test exhausts a limit for 127.0.0.1.
-@pytest.mark.xfail(
-    reason="rate limiting is not built yet (hardening issue; GATEHOUSE_RATE_LIMITS has no limiter behind it): "
-    "no endpoint answers 429. Remove this mark when it lands.",
-    raises=AssertionError,
-    strict=False,
-)
 def test_it_counts_a_rate_limit_across_both_nodes(cluster):
     a, b = cluster["a"], cluster["b"]
 
