@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_ENV := DEBUG=1 GATEHOUSE_DEV_LOGIN=1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install migrate bench clean messages examples
+.PHONY: run test install migrate bench clean messages examples compliance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ run: migrate
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The tests tagged @pytest.mark.spec(...) and the matrix they prove: docs/compliance.md (tests/compliance_plugin.py).
+compliance: install
+	$(BIN)/python -m pytest -p tests.compliance_plugin -m spec --compliance-report docs/compliance.md -n 2 -q $(PYTEST_ARGS)
 
 # Gatehouse (:8000) and the two example apps of docs/integrate.md (:8001 web app, :8002 single-page app),
 # their clients registered in Gatehouse's development database (examples/README.md).

@@ -11,18 +11,27 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
-from oauthlib.oauth2.rfc6749.errors import ConsentRequired
+from oauthlib.oauth2.rfc6749.errors import ConsentRequired, LoginRequired, MissingRedirectURIError
 
 from clients.consents import consent_grant, consent_missing_scopes, consent_revoke, consent_touch
 from clients.models import Application
 
 # Where social-auth notes which upstream the current session signed in with.
 LOGIN_BACKEND_SESSION_KEY = "social_auth_last_login_backend"
+
+
+def _sign_in_older_than_max_age(request: HttpRequest) -> bool:
+    """OIDC Core §3.1.2.1 max_age: has more time passed since the person signed in than the client allows?"""
+    max_age = request.GET.get("max_age", "")
+    if not max_age.isdigit() or not request.user.is_authenticated or request.user.last_login is None:
+        return False
+    return (timezone.now() - request.user.last_login).total_seconds() > int(max_age)
 
 
 class ConsentView(AuthorizationView):
@@ -34,6 +43,10 @@ class ConsentView(AuthorizationView):
         return self._application
 
     def get(self, request, *args, **kwargs):
+        if _sign_in_older_than_max_age(request) and "none" not in request.GET.get("prompt", "").split():
+            # Sign in again. The request goes on without max_age, or a sign-in slower than it would loop.
+            query = [(k, v) for k, v in parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True) if k != "max_age"]
+            return redirect_to_login(f"{request.path}?{urlencode(query)}")
         application = self._client(request.GET.get("client_id"))
         if application is not None and application.upstreams and request.user.is_authenticated:
             backend = request.session.get(LOGIN_BACKEND_SESSION_KEY)
@@ -44,9 +57,16 @@ class ConsentView(AuthorizationView):
         return super().get(request, *args, **kwargs)
 
     def validate_authorization_request(self, request):
+        if "openid" in request.GET.get("scope", "").split() and not request.GET.get("redirect_uri"):
+            # OIDC Core §3.1.2.1: redirect_uri is REQUIRED (plain RFC 6749 would use the registered one).
+            raise FatalClientError(error=MissingRedirectURIError())
         scopes, credentials = super().validate_authorization_request(request)
         # prompt=none (OIDC Core §3.1.2.1): no page may be shown, so a client that would need the
         # consent page gets `consent_required` instead.
+        if "none" in request.GET.get("prompt", "").split() and _sign_in_older_than_max_age(request):
+            raise OAuthToolkitError(
+                error=LoginRequired(state=credentials.get("state")), redirect_uri=credentials["redirect_uri"]
+            )
         if "none" in request.GET.get("prompt", "").split() and request.user.is_authenticated:
             application = self._client(credentials["client_id"])
             if not application.trusted and consent_missing_scopes(

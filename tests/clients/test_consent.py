@@ -33,6 +33,7 @@ def _introspect(client, app, token):
     return client.post("/o/introspect/", {"token": token}, HTTP_AUTHORIZATION=f"Basic {basic}").json()
 
 
+@pytest.mark.spec("RFC 6749", "10.2", "Resource owner sees the client's identity before authorizing")
 def test_it_shows_the_clients_branding_and_each_scope_in_plain_words(carol_client, confidential_client):
     app = Application.objects.get(client_id=confidential_client.client_id)
     app.description, app.privacy_policy_url, app.terms_url, app.brand_color = (
@@ -74,6 +75,7 @@ def test_it_asks_only_for_the_new_scopes(carol_client, confidential_client):
     assert Consent.objects.get().scope_set == {"openid", "email"}
 
 
+@pytest.mark.spec("RFC 6749", "4.1.2.1", "Denied request: no grant recorded")
 def test_it_records_no_consent_when_the_person_denies(carol_client, confidential_client):
     auth = authorize_url(confidential_client)
     form = carol_client.get(auth.url).context["form"]
@@ -82,6 +84,8 @@ def test_it_records_no_consent_when_the_person_denies(carol_client, confidential
     assert not Consent.objects.exists()
 
 
+@pytest.mark.spec("OIDC Core", "3.1.2.1", "prompt=none after remembered consent issues a code")
+@pytest.mark.spec("OIDF", "oidcc-prompt-none-logged-in", "prompt=none when signed in with consent given")
 def test_it_issues_a_code_silently_after_remembered_consent_with_prompt_none(carol_client, confidential_client):
     _tokens(carol_client, confidential_client)
     response = carol_client.get(authorize_url(confidential_client, prompt="none").url)

@@ -88,6 +88,7 @@ def test_it_refuses_the_admin_scope_for_browser_clients():
         _run("--name", "Wiki", "--redirect-uri", "https://wiki.example.com/cb", "--scope", "openid gatehouse:admin")
 
 
+@pytest.mark.spec("RFC 6749", "4.4", "Client credentials grant")
 @pytest.mark.django_db
 def test_it_issues_client_credentials_tokens_to_a_service_client(client):
     data = json.loads(_run("--name", "Bot", "--grant", "client-credentials", "--scope", "gatehouse:admin", "--json"))
@@ -97,12 +98,14 @@ def test_it_issues_client_credentials_tokens_to_a_service_client(client):
     assert body["scope"] == "gatehouse:admin" and "refresh_token" not in body and "id_token" not in body
 
 
+@pytest.mark.spec("RFC 6749", "5.2", "Wrong client secret → invalid_client")
 @pytest.mark.django_db
 def test_it_answers_invalid_client_to_a_wrong_service_secret(client, service_client):
     response = _token(client, service_client.client_id, service_client.client_secret + "x")
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
 
 
+@pytest.mark.spec("RFC 6749", "3.3", "Unregistered scope → invalid_scope")
 @pytest.mark.django_db
 def test_it_refuses_client_credentials_for_scopes_not_registered(client, service_client):
     response = _token(client, service_client.client_id, service_client.client_secret, scope="openid profile")

@@ -143,6 +143,7 @@ def test_it_refuses_a_google_account_without_a_verified_email(client, confidenti
         pytest.param({"key": jwk.JWK.generate(kty="RSA", size=2048, kid="google-key-1")}, id="forged-signature"),
     ],
 )
+@pytest.mark.spec("OIDC Core", "3.1.3.7", "Upstream ID token validated as a relying party")
 def test_it_refuses_a_google_id_token_that_does_not_validate(client, confidential_client, upstream, tamper):
     auth = authorize_url(confidential_client)
     mock_google(upstream, sub=GOOGLE_SUB, email="carol@example.com", **tamper)

@@ -229,6 +229,7 @@ def test_it_returns_to_the_login_page_when_the_person_cancels_upstream(
     assert _refusal("login.cancelled").outcome == "failure"
 
 
+@pytest.mark.spec("RFC 6749", "10.12", "CSRF: upstream callback state checked")
 def test_it_shows_start_again_for_a_callback_with_a_forged_state(client, confidential_client, upstream):
     auth = authorize_url(confidential_client)
     begin(client, "kakao", auth)
@@ -270,6 +271,7 @@ def test_it_refuses_a_callback_in_a_browser_that_did_not_start_the_sign_in(confi
     assert "_auth_user_id" not in victim.session
 
 
+@pytest.mark.spec("RFC 9700", "4.7", "CSRF protection: state one-time use")
 def test_it_refuses_a_replayed_callback_because_state_is_one_time(client, confidential_client, upstream):
     auth = authorize_url(confidential_client)
     redirect = begin(client, "kakao", auth)

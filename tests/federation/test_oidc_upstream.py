@@ -33,6 +33,7 @@ def _begin(client, app, upstream):
     return auth, begin(client, "oidc", auth)
 
 
+@pytest.mark.spec("OIDC Core", "3.1.2.1", "Gatehouse as relying party sends a nonce")
 def test_it_sends_the_browser_to_the_discovered_authorization_endpoint_with_a_nonce(
     client, confidential_client, upstream
 ):
@@ -102,6 +103,7 @@ def test_it_takes_email_verified_from_the_upstream_claim(client, confidential_cl
         pytest.param({"key": jwk.JWK.generate(kty="RSA", size=2048, kid="sso-key-1")}, id="forged-signature"),
     ],
 )
+@pytest.mark.spec("OIDC Core", "3.1.3.7", "Upstream ID token: signature, iss, aud, nonce checked")
 def test_it_refuses_an_upstream_id_token_that_does_not_validate(client, confidential_client, upstream, tamper):
     _, redirect = _begin(client, confidential_client, upstream)
     nonce = tamper.pop("nonce", redirect.params["nonce"])
@@ -117,6 +119,7 @@ def test_it_refuses_an_upstream_id_token_that_does_not_validate(client, confiden
     assert calls_to(upstream, OIDC_USERINFO_URL) == []
 
 
+@pytest.mark.spec("OIDC Core", "3.1.3.7", "Upstream ID token exp checked")
 def test_it_refuses_an_expired_upstream_id_token(client, confidential_client, upstream):
     _, redirect = _begin(client, confidential_client, upstream)
     # Issued recently enough (social-core accepts `iat` up to 10 minutes old) but expired a minute ago.

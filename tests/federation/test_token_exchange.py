@@ -54,6 +54,7 @@ def _exchange_audit() -> AuditEvent:
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.spec("RFC 8693", "2.2", "Successful token exchange response")
 def test_it_exchanges_a_kakao_token_of_our_app_for_gatehouse_tokens(client, native_app, upstream):
     mock_kakao_token(upstream, nickname="홍길동")
 
@@ -81,6 +82,7 @@ def test_it_exchanges_a_kakao_token_of_our_app_for_gatehouse_tokens(client, nati
     assert AuditEvent.objects.filter(event="user.created", user=user, client_id=native_app.client_id).exists()
 
 
+@pytest.mark.spec("RFC 8693", "2.1", "subject_token validated before exchange")
 def test_it_exchanges_a_google_token_issued_to_our_client(client, native_app, upstream):
     mock_google_token(upstream)
 
@@ -169,6 +171,7 @@ def test_it_refuses_kakao_tokens_when_our_kakao_app_id_is_not_configured(client,
     _assert_refused(exchange(client, native_app, KAKAO_TOKEN, "kakao"), upstream, KAKAO_PROFILE_URL)
 
 
+@pytest.mark.spec("RFC 8693", "2.2.2", "subject_token issued to another client → invalid_request")
 @pytest.mark.parametrize("issued_to", [{"aud": "someone-elses-client"}, {"azp": "someone-elses-client"}])
 def test_it_refuses_a_google_token_issued_to_another_client(client, native_app, upstream, issued_to):
     mock_google_token(upstream, **issued_to)
@@ -183,6 +186,7 @@ def test_it_refuses_a_facebook_token_of_another_app_or_no_longer_valid(client, n
     _assert_refused(exchange(client, native_app, FACEBOOK_TOKEN, "facebook"), upstream, FACEBOOK_ME_URL)
 
 
+@pytest.mark.spec("RFC 8693", "2.2.2", "Invalid subject_token refused")
 def test_it_refuses_a_token_the_upstream_does_not_know(client, native_app, upstream):
     upstream.get(KAKAO_TOKEN_INFO_URL, status=401, json={"msg": "this access token does not exist", "code": -401})
 
@@ -225,6 +229,7 @@ def test_it_answers_503_when_the_upstream_is_down_and_creates_nothing(client, na
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.spec("RFC 8693", "2.1", "Exchange only for clients allowed to use the grant")
 def test_it_refuses_a_client_not_allowed_to_exchange_tokens(client, public_client, upstream):
     mock_kakao_token(upstream)
 
@@ -276,6 +281,7 @@ def test_it_refuses_an_unregistered_client(client, upstream, db):
     assert len(upstream.calls) == 0
 
 
+@pytest.mark.spec("RFC 8693", "2.1", "Client authentication per RFC 6749 §2.3")
 def test_it_refuses_a_confidential_client_without_its_secret(client, native_app, confidential_client, upstream):
     TokenExchangeClient.objects.create(application=confidential_client.application)
     confidential_client.application.trusted = True
@@ -297,6 +303,7 @@ def test_it_refuses_a_confidential_client_without_its_secret(client, native_app,
         pytest.param({"actor_token": "x", "actor_token_type": ACCESS_TOKEN_TYPE}, id="delegation"),
     ],
 )
+@pytest.mark.spec("RFC 8693", "2.1", "Required parameters: subject_token, subject_token_type")
 def test_it_answers_invalid_request_to_a_malformed_exchange(client, native_app, upstream, change):
     mock_kakao_token(upstream)
 
@@ -306,6 +313,7 @@ def test_it_answers_invalid_request_to_a_malformed_exchange(client, native_app, 
     assert len(upstream.calls) == 0 and _nothing_created()
 
 
+@pytest.mark.spec("RFC 8693", "2.1", "scope limited to the client's → invalid_scope")
 def test_it_refuses_scopes_the_client_may_not_ask_for(client, native_app, upstream):
     mock_kakao_token(upstream)
 

@@ -136,6 +136,8 @@ def test_it_serves_one_jwks_from_two_processes_sharing_a_database(tmp_path):
     assert jwk.JWK.from_pem(pem).thumbprint() == kids[0][0]
 
 
+@pytest.mark.spec("OIDF", "oidcc-server-rotate-keys", "New signing key published and used; old tokens still verify")
+@pytest.mark.spec("OIDC Core", "10.1.1", "Signing key rotation: both keys in the JWKS")
 def test_it_keeps_verifying_a_token_signed_before_rotatekeys(signed_in, confidential_client):
     old_token = _id_token(signed_in, confidential_client)
     old_kid = _kid(old_token)
@@ -156,6 +158,7 @@ def test_it_keeps_verifying_a_token_signed_before_rotatekeys(signed_in, confiden
     assert verify_id_token(signed_in, new_token, audience=confidential_client.client_id)["sub"] == claims["sub"]
 
 
+@pytest.mark.spec("OIDC Core", "10.1.1", "Retired key removed once its tokens expire")
 def test_it_drops_a_retired_key_from_the_jwks_once_its_tokens_have_expired(signed_in, confidential_client):
     old_token = _id_token(signed_in, confidential_client)
     old_kid = _kid(old_token)

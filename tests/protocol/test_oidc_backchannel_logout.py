@@ -131,6 +131,7 @@ def _verified_logout_token(token: str, *, audience: str) -> tuple[dict, dict]:
 # --- discovery and ID tokens ------------------------------------------------------------------------
 
 
+@pytest.mark.spec("OIDC Back-Channel Logout", "2.1", "backchannel_logout_supported and _session_supported in discovery")
 @pytest.mark.django_db
 def test_it_announces_back_channel_logout_with_sessions_in_discovery(client):
     data = client.get("/.well-known/openid-configuration").json()
@@ -139,6 +140,7 @@ def test_it_announces_back_channel_logout_with_sessions_in_discovery(client):
     assert data["end_session_endpoint"] == "http://testserver/o/logout/"
 
 
+@pytest.mark.spec("OIDC Back-Channel Logout", "2.1", "sid claim in ID tokens")
 @pytest.mark.django_db
 def test_it_puts_one_sid_per_session_in_id_tokens(client, confidential_client, trusted_client):
     dev_sign_in(client, "carol@example.com", "Carol")
@@ -162,6 +164,7 @@ def test_it_puts_one_sid_per_session_in_id_tokens(client, confidential_client, t
 # --- RP-initiated logout: the session's tokens, the session itself ----------------------------------
 
 
+@pytest.mark.spec("OIDC Back-Channel Logout", "2.7", "Refresh tokens of the ended session revoked (without offline_access)")
 @pytest.mark.django_db
 def test_it_revokes_the_refresh_tokens_of_the_ended_session_only(client, confidential_client):
     dev_sign_in(client, "carol@example.com", "Carol")
@@ -263,6 +266,8 @@ def test_it_lets_a_single_page_app_read_its_token_response_from_its_own_origin_o
 # --- back-channel logout tokens over HTTP --------------------------------------------------------------
 
 
+@pytest.mark.spec("OIDC Back-Channel Logout", "2.4", "Signed logout token with iss, aud, iat, jti, events, sid")
+@pytest.mark.spec("OIDC Back-Channel Logout", "2.5", "Logout token POSTed to each RP of the session")
 @pytest.mark.django_db(transaction=True)
 def test_it_sends_a_signed_logout_token_to_every_client_of_the_session_and_no_other(client, receiver, bob):
     wiki = _client_with_backchannel("Wiki", f"{receiver.url}/wiki")
@@ -301,6 +306,7 @@ def test_it_sends_a_signed_logout_token_to_every_client_of_the_session_and_no_ot
     assert _wait_until(lambda: set(LogoutDelivery.objects.values_list("state", flat=True)) == {"delivered"})
 
 
+@pytest.mark.spec("OIDC Back-Channel Logout", "2.8", "Delivery failure handled: retried")
 @pytest.mark.django_db(transaction=True)
 def test_it_retries_a_failed_delivery_from_the_database(client, receiver):
     wiki = _client_with_backchannel("Wiki", f"{receiver.url}/wiki")

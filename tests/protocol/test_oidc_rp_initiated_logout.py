@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from urllib.parse import urlencode
 
 from tests.conftest import approve_consent, authorize_url, dev_sign_in, exchange_code, query_of
@@ -14,6 +16,7 @@ def _id_token(client, app) -> str:
     return exchange_code(client, app, params["code"], auth.verifier).json()["id_token"]
 
 
+@pytest.mark.spec("OIDC RP-Initiated Logout", "2", "Logout request with id_token_hint ends the session after confirmation")
 def test_it_ends_the_session_after_the_confirmation_form(client, confidential_client):
     token = _id_token(client, confidential_client)
     url = "/o/logout/?" + urlencode({"id_token_hint": token, "client_id": confidential_client.client_id})
@@ -27,6 +30,7 @@ def test_it_ends_the_session_after_the_confirmation_form(client, confidential_cl
     assert client.get("/account/").status_code == 302  # signed out: back to the login page
 
 
+@pytest.mark.spec("OIDC RP-Initiated Logout", "2", "The end-user is asked whether to log out")
 def test_it_keeps_the_session_when_the_person_declines(client, confidential_client):
     token = _id_token(client, confidential_client)
     url = "/o/logout/?" + urlencode({"id_token_hint": token})
@@ -35,6 +39,7 @@ def test_it_keeps_the_session_when_the_person_declines(client, confidential_clie
     assert client.get("/account/").status_code == 200
 
 
+@pytest.mark.spec("OIDC RP-Initiated Logout", "3", "post_logout_redirect_uri must be registered")
 def test_it_never_redirects_to_an_unregistered_post_logout_uri(client, confidential_client):
     token = _id_token(client, confidential_client)
     url = "/o/logout/?" + urlencode({"id_token_hint": token, "post_logout_redirect_uri": "https://evil.example.net/"})
@@ -43,6 +48,7 @@ def test_it_never_redirects_to_an_unregistered_post_logout_uri(client, confident
     assert response.status_code == 400
 
 
+@pytest.mark.spec("OIDC RP-Initiated Logout", "2", "id_token_hint verified across key rotation")
 def test_it_verifies_an_id_token_hint_signed_before_a_key_rotation(client, confidential_client):
     from django.core.management import call_command
 

@@ -31,6 +31,9 @@ def _refresh(client, app, refresh_token: str):
                                      "client_id": app.client_id, "client_secret": app.client_secret})
 
 
+@pytest.mark.spec("RFC 6749", "4.1.2", "Code reuse: revoke the tokens issued from the code (SHOULD)")
+@pytest.mark.spec("RFC 9700", "4.2.4", "Code replay revokes the tokens already issued")
+@pytest.mark.spec("OIDF", "oidcc-codereuse-30seconds", "Reused code revokes the first exchange's access token")
 @pytest.mark.django_db
 def test_it_revokes_the_first_tokens_and_their_rotations_when_a_code_is_reused(client, confidential_client):
     auth, code, first = _tokens_and_code(client, confidential_client)
@@ -58,6 +61,7 @@ def test_it_keeps_only_a_checksum_of_the_redeemed_code(client, confidential_clie
     assert row.access_token_id is not None and row.token_family is not None
 
 
+@pytest.mark.spec("RFC 6749", "4.1.3", "Code bound to the client it was issued to")
 @pytest.mark.django_db
 def test_it_leaves_tokens_alone_when_another_client_presents_the_code(client, confidential_client, trusted_client):
     auth, code, first = _tokens_and_code(client, confidential_client)

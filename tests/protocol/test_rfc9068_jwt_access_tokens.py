@@ -96,6 +96,8 @@ def _verifier(fetch, audience: str, **kwargs) -> TokenVerifier:
 # --- issuing: RFC 9068 §2 -------------------------------------------------------------------------------
 
 
+@pytest.mark.spec("RFC 9068", "2.2", "Required claims iss, exp, aud, sub, client_id, iat, jti")
+@pytest.mark.spec("RFC 9068", "2.1", "typ at+jwt header")
 def test_it_issues_a_signed_at_jwt_with_the_rfc9068_claims_for_client_credentials(client, jwt_service):
     body = _client_credentials(client, jwt_service)
     header, claims = _parts(body["access_token"])
@@ -110,6 +112,7 @@ def test_it_issues_a_signed_at_jwt_with_the_rfc9068_claims_for_client_credential
     assert claims["jti"]
 
 
+@pytest.mark.spec("RFC 9068", "4", "Signature validated against the issuer's keys")
 def test_it_verifies_the_signature_with_the_published_jwks(client, jwt_service):
     token = _client_credentials(client, jwt_service)["access_token"]
     published = jwk.JWKSet.from_json(client.get("/o/.well-known/jwks.json").content.decode())
@@ -124,6 +127,7 @@ def test_it_gives_each_token_its_own_jti(client, jwt_service):
     assert first["jti"] != second["jti"]
 
 
+@pytest.mark.spec("RFC 9068", "2.2.3", "scope claim")
 def test_it_names_the_opaque_sub_of_the_person_and_the_requested_scopes(client, alice, jwt_web_app):
     tokens = _signed_in_tokens(client, jwt_web_app)
     header, claims = _parts(tokens["access_token"])
@@ -133,6 +137,8 @@ def test_it_names_the_opaque_sub_of_the_person_and_the_requested_scopes(client, 
     assert set(claims["scope"].split()) == {"openid", "profile", "email"}
 
 
+@pytest.mark.spec("RFC 8707", "2", "resource parameter sets the audience")
+@pytest.mark.spec("RFC 9068", "3", "aud from the resource indicator")
 def test_it_puts_the_requested_resource_in_aud_rfc8707(client, jwt_service):
     claims = _parts(_client_credentials(client, jwt_service, resource=RESOURCE)["access_token"])[1]
     assert claims["aud"] == RESOURCE
@@ -167,6 +173,7 @@ def test_it_switches_format_when_the_client_is_updated(client, service_client):
 # --- still recorded: introspection, userinfo, revocation --------------------------------------------------
 
 
+@pytest.mark.spec("RFC 7662", "2.2", "Introspection of a JWT access token")
 def test_it_introspects_a_jwt_access_token(client, alice, jwt_web_app):
     tokens = _signed_in_tokens(client, jwt_web_app)
     data = client.post("/o/introspect/", {"token": tokens["access_token"]}, HTTP_AUTHORIZATION=_basic(jwt_web_app))
@@ -179,6 +186,7 @@ def test_it_answers_userinfo_for_a_jwt_access_token(client, alice, jwt_web_app):
     assert info.status_code == 200 and info.json()["sub"] == alice.sub
 
 
+@pytest.mark.spec("RFC 7009", "2.1", "Revocation of a JWT access token")
 def test_it_revokes_a_jwt_access_token(client, jwt_web_app):
     tokens = _signed_in_tokens(client, jwt_web_app)
     revoked = client.post("/o/revoke_token/", {"token": tokens["access_token"]}, HTTP_AUTHORIZATION=_basic(jwt_web_app))
@@ -239,12 +247,14 @@ def test_it_fetches_the_jwks_once_not_per_request(client, jwt_service, fetch):
     assert len(fetch.urls) == 2  # discovery and JWKS, once
 
 
+@pytest.mark.spec("RFC 9068", "4", "Resource server rejects a token for another audience")
 def test_it_refuses_a_token_for_another_audience(client, jwt_service, fetch):
     token = _client_credentials(client, jwt_service, resource=RESOURCE)["access_token"]
     with pytest.raises(InvalidToken, match="(?i)audience"):
         _verifier(fetch, "https://api.example.com/billing").verify(token)
 
 
+@pytest.mark.spec("RFC 9068", "4", "Resource server rejects another issuer")
 def test_it_refuses_a_token_from_another_issuer(client, jwt_service, fetch):
     token = _client_credentials(client, jwt_service)["access_token"]
     verifier = _verifier(fetch, jwt_service.client_id)
@@ -253,6 +263,7 @@ def test_it_refuses_a_token_from_another_issuer(client, jwt_service, fetch):
         verifier.verify(token)
 
 
+@pytest.mark.spec("RFC 9068", "4", "Resource server rejects an expired token")
 def test_it_refuses_an_expired_token(client, jwt_service, fetch):
     token = _client_credentials(client, jwt_service)["access_token"]
     header, claims = _parts(token)
@@ -264,6 +275,7 @@ def test_it_refuses_an_expired_token(client, jwt_service, fetch):
         _verifier(fetch, jwt_service.client_id).verify(expired.serialize(compact=True))
 
 
+@pytest.mark.spec("RFC 9068", "4", "typ must be at+jwt: an ID token is refused")
 def test_it_refuses_an_id_token_as_an_access_token(client, jwt_web_app, fetch):
     id_token = _signed_in_tokens(client, jwt_web_app)["id_token"]
     with pytest.raises(InvalidToken, match="at\\+jwt"):
@@ -285,6 +297,7 @@ def test_it_refuses_a_token_whose_signature_was_tampered_with(client, jwt_servic
         _verifier(fetch, jwt_service.client_id).verify(f"{header}.{forged_payload}.{signature}")
 
 
+@pytest.mark.spec("RFC 9068", "4", "Only the issuer's algorithms; alg none refused")
 def test_it_refuses_alg_none_and_hs256_even_with_a_known_kid(client, jwt_service, fetch):
     token = _client_credentials(client, jwt_service)["access_token"]
     header, claims = _parts(token)
