@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from contextvars import ContextVar
 from urllib.parse import urlsplit
 
+from django.db import transaction
 from jwcrypto import jws
 from jwcrypto.common import JWException
-from oauth2_provider.models import get_access_token_model, get_grant_model, get_id_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
@@ -16,6 +24,27 @@ from idp import codes, keys, sso
 Grant = get_grant_model()
 AccessToken = get_access_token_model()
 IDToken = get_id_token_model()
+RefreshToken = get_refresh_token_model()
+
+
+# The refresh token a token request presented, and its live row (if any) as of the request's arrival,
+# noted by idp.views.TokenView before client authentication and anything else slow (see
+# `validate_refresh_token`).
+_refresh_token_on_arrival: ContextVar[tuple[str, list[int]] | None] = ContextVar("refresh_token_on_arrival", default=None)
+
+
+def _live_refresh_tokens(refresh_token: str):
+    checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
+    return RefreshToken.objects.filter(token_checksum=checksum, revoked__isnull=True).values_list("pk", flat=True)
+
+
+def refresh_token_arrived(refresh_token: str):
+    """Note whether `refresh_token` is live as the request arrives; returns a reset token for the view."""
+    return _refresh_token_on_arrival.set((refresh_token, list(_live_refresh_tokens(refresh_token))))
+
+
+def refresh_token_done(reset) -> None:
+    _refresh_token_on_arrival.reset(reset)
 
 
 def _user(request):
@@ -126,11 +155,39 @@ class GatehouseValidator(OAuth2Validator):
     def _grant(self, code: str, request, client=None):
         grant = getattr(request, "_gatehouse_grant", None)
         if grant is None or grant.code != code:
-            grant = Grant.objects.select_related("user").filter(code=code).first()
+            grants = Grant.objects.select_related("user")
+            if transaction.get_connection().in_atomic_block:
+                # The token view runs a code exchange in one transaction (idp.views.TokenView): lock the
+                # code's row until the tokens are committed, so a concurrent exchange of the same code
+                # waits here, then finds it deleted (invalid_grant) instead of minting a second pair.
+                # `of=("self",)`: lock the code, not its user.
+                grants = grants.select_for_update(of=("self",))
+            grant = grants.filter(code=code).first()
             request._gatehouse_grant = grant
         if grant is not None and client is not None and grant.application_id != client.pk:
             return None  # another client's code: exactly as if it did not exist
         return grant
+
+    # --- one rotation per refresh token -----------------------------------------------------------
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        """DOT's check, after locking the token's row for the rest of the token request.
+
+        DOT reads the refresh token without a lock and locks it only when saving the new pair; requests
+        racing with one token all pass the check, and the later ones are then answered with the first's
+        tokens (its grace path), so N requests get N 200s. Here the live row is locked first (the token
+        view holds one transaction, idp.views.TokenView): the others wait, and find it rotated.
+        """
+        if transaction.get_connection().in_atomic_block:
+            live = _live_refresh_tokens(refresh_token)
+            arrival = _refresh_token_on_arrival.get()
+            seen_live = arrival[1] if arrival is not None and arrival[0] == refresh_token else list(live)
+            if seen_live and not list(live.filter(pk__in=seen_live).select_for_update()):
+                # Live when this request arrived, rotated by a concurrent request since (which held the
+                # lock until it committed): this one lost the race, and gets invalid_grant. It cannot be a
+                # replay of a token whose rotation the client had already been told of, so the family, and
+                # the winner's new token, stay valid (a replay after the rotation still revokes it all).
+                return False
+        return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
 
     def get_authorization_code_scopes(self, client_id, code, redirect_uri, request):
         grant = self._grant(code, request)

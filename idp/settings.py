@@ -407,6 +407,7 @@ SOCIAL_AUTH_PIPELINE = (
     "social_core.pipeline.social_auth.social_uid",
     "federation.pipeline.match_token_owner",
     "social_core.pipeline.social_auth.auth_allowed",
+    "federation.pipeline.lock_identity",  # concurrent first sign-ins of one identity queue here
     "social_core.pipeline.social_auth.social_user",
     "federation.pipeline.refuse_disabled_user",
     "federation.pipeline.normalize_profile",

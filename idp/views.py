@@ -8,7 +8,7 @@ import json
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,7 +27,7 @@ from oauth2_provider.views import (
     OAuthServerMetadataView,
 )
 
-from idp import keys
+from idp import keys, oidc
 from idp.sso import session_end
 
 AccessToken = get_access_token_model()
@@ -100,6 +100,27 @@ class TokenView(dot_views.TokenView):
     its `app_authorized` signal. Gatehouse connects no receiver to that signal; if something ever does,
     DOT's own path runs unchanged.
     """
+
+    # Grants that consume something (a code, a refresh token) run in one transaction, so the validator can
+    # lock that row from the moment it first reads it until the new tokens are committed (idp/oidc.py):
+    # concurrent requests for the same code or refresh token then queue behind the first, and find it
+    # spent. DOT's own transaction covers only the saving of the tokens, after every check has passed.
+    SERIALISED_GRANTS = ("authorization_code", "refresh_token")
+
+    def create_token_response(self, request: HttpRequest):
+        grant_type = request.POST.get("grant_type")
+        if grant_type not in self.SERIALISED_GRANTS:
+            return super().create_token_response(request)
+        refresh_token = request.POST.get("refresh_token") if grant_type == "refresh_token" else None
+        # A refresh token's state as the request arrives, before anything slow: it tells a request that
+        # lost a race with a concurrent rotation from a replay that came after it (oidc.validate_refresh_token).
+        arrived = oidc.refresh_token_arrived(refresh_token) if refresh_token else None
+        try:
+            with transaction.atomic():
+                return super().create_token_response(request)
+        finally:
+            if arrived is not None:
+                oidc.refresh_token_done(arrived)
 
     @method_decorator(sensitive_post_parameters("password", "client_secret"))
     def authorization_flow_token_response(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
