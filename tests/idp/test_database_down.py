@@ -52,3 +52,22 @@ def test_it_still_answers_500_to_other_errors(settings, monkeypatch):
                                                                         "client_id": "x", "client_secret": "y"})
     assert response.status_code == 500
     assert response.json()["error"] == "server_error"
+
+
+@pytest.mark.django_db
+def test_it_serves_again_by_itself_when_the_database_is_back(service_client, settings, monkeypatch):
+    settings.DEBUG = False
+    data = {"grant_type": "client_credentials", "client_id": service_client.client_id,
+            "client_secret": service_client.client_secret}  # fmt: skip
+
+    def refuse(self, *args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(CursorWrapper, "_execute", refuse)
+    client = Client(raise_request_exception=False)
+    assert client.get("/healthz").status_code == 503
+    assert client.post("/o/token/", data).status_code == 503
+    monkeypatch.undo()  # the database answers again: no restart, no manual step
+    assert client.get("/healthz").status_code == 200
+    response = client.post("/o/token/", data)
+    assert response.status_code == 200 and response.json()["access_token"]
