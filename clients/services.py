@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import io
-import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from social_core.backends.utils import load_backends
 
 from clients.models import Application, generate_client_secret
+from idp.net import is_loopback
 from idp.services import audit_record
 
 GRANTS = {
@@ -52,15 +52,6 @@ class Registered:
     client_secret: str  # the only time it exists in cleartext; "" for public clients
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def validate_redirect_uri(uri: str) -> None:
     """https, or http only to loopback (RFC 8252 §7.3); absolute; no fragment (RFC 6749 §3.1.2); no wildcard."""
     try:
@@ -70,7 +61,7 @@ def validate_redirect_uri(uri: str) -> None:
         raise ValidationError(_("%(uri)s is not a valid URL.") % {"uri": uri}) from None
     if parts.scheme not in ("https", "http") or not host:
         raise ValidationError(_("%(uri)s must be an absolute https URL.") % {"uri": uri})
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         raise ValidationError(_("%(uri)s: plain http is allowed only for loopback addresses.") % {"uri": uri})
     if parts.fragment or "#" in uri:
         raise ValidationError(_("%(uri)s must not contain a fragment.") % {"uri": uri})
@@ -87,7 +78,7 @@ def validate_logo_url(uri: str) -> None:
         host = parts.hostname or ""
     except ValueError:
         raise ValidationError(_("%(uri)s is not a valid URL.") % {"uri": uri}) from None
-    if parts.scheme not in ("https", "http") or not host or (parts.scheme == "http" and not _is_loopback(host)):
+    if parts.scheme not in ("https", "http") or not host or (parts.scheme == "http" and not is_loopback(host)):
         raise ValidationError(_("%(uri)s: a logo must be served over https.") % {"uri": uri})
     if parts.username or parts.password:
         raise ValidationError(_("%(uri)s must not contain a user name or password.") % {"uri": uri})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 from urllib.parse import urlsplit
 
@@ -16,18 +15,10 @@ from oauth2_provider.models import get_application_model
 from oauth2_provider.views import RPInitiatedLogoutView
 from oauthlib.common import add_params_to_uri
 
+from idp.net import is_loopback
 from idp.sso import session_end
 
 Application = get_application_model()
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _claims_of_verified(token: str) -> dict:
@@ -69,7 +60,7 @@ class EndSessionView(RPInitiatedLogoutView):
             application is not None
             and application.client_type == Application.CLIENT_PUBLIC
             and parts.scheme == "http"
-            and _is_loopback(parts.hostname or "")
+            and is_loopback(parts.hostname or "")
         ):
             # DOT's strict mode refuses http for every public client. Registration admits http only for
             # loopback addresses (RFC 8252 §7.3), where a single-page app under development lives; the
