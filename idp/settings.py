@@ -171,7 +171,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 REDIS_URL = os.getenv("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that stops answering must cost a request half a second, not a hung worker: sessions
+            # fall back to the database (idp/sessions) and rate limits fail open (idp/ratelimit.py).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
     # Sessions live in the database and are cached in the shared Redis: any node reads them,
     # and deleting one (logout) is seen by every node at once.
     SESSION_ENGINE = "idp.sessions.cached_db"  # Django's cached_db, fewer statements (idp/sessions)
