@@ -52,3 +52,16 @@ def test_it_offers_only_upstreams_whose_key_is_set(tmp_path):
 def test_it_rejects_a_malformed_boolean(tmp_path):
     result = _load_settings(tmp_path, DEBUG="maybe")
     assert result.returncode != 0 and "DEBUG must be 1 or 0" in result.stderr
+
+
+def test_it_says_why_manage_py_cannot_start_in_a_bare_environment(tmp_path):
+    # Django's command runner swallows a settings error and fails later with "Models aren't loaded yet";
+    # manage.py must name the real cause even with no environment at all.
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT, env={"PATH": os.environ["PATH"], "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Gatehouse cannot start: SECRET_KEY is required when DEBUG is off" in result.stderr
+    assert "Models aren't loaded" not in result.stderr
