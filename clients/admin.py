@@ -184,7 +184,7 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("uploaded logo"))
     def uploaded_logo(self, obj: Application) -> str:
-        if not obj.logo_image:
+        if not obj.has_uploaded_logo:
             return "—"
         return format_html('<img src="{}" alt="" height="48">', obj.logo_src)
 

@@ -165,7 +165,7 @@ class ClientOutputSerializer(serializers.Serializer):
         data = {
             **client_fields(application),
             "client_id": application.client_id,
-            "has_uploaded_logo": bool(application.logo_image),
+            "has_uploaded_logo": application.has_uploaded_logo,
             "created": application.created,
             "updated": application.updated,
         }

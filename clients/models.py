@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -10,7 +11,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from jwcrypto import jwk
-from oauth2_provider.models import AbstractApplication
+from oauth2_provider.models import AbstractApplication, ApplicationManager as _DotApplicationManager
 from oauth2_provider.models import ClientSecretField as _DotClientSecretField
 
 from idp import keys
@@ -36,6 +37,37 @@ class ClientSecretField(_DotClientSecretField):
         if not getattr(model_instance, self.attname):
             return ""
         return super().pre_save(model_instance, add)
+
+
+# The client that the authorization view (clients.views.ConsentView) is serving a request for, once it
+# has read it. django-oauth-toolkit reads the client three more times per authorization request (its
+# view once, its validation of the request twice), each with `Application.objects.get(client_id=...)`.
+client_in_hand: ContextVar[Application | None] = ContextVar("client_in_hand", default=None)
+
+
+class ApplicationQuerySet(models.QuerySet):
+    def get(self, *args, **kwargs):
+        known = client_in_hand.get()
+        if (
+            known is not None
+            and not args
+            and kwargs == {"client_id": known.client_id}
+            and not self.query.where
+            and not self.query.select_for_update
+        ):
+            return known  # the same row, read earlier in this request
+        return super().get(*args, **kwargs)
+
+
+class ApplicationManager(_DotApplicationManager.from_queryset(ApplicationQuerySet)):
+    """Reads of a client leave out its uploaded logo (up to 256 KB), which only the logo view needs.
+
+    Every token request, authorization and introspection reads its client; without this each of them
+    would also fetch the logo's bytes. `has_uploaded_logo` answers from the content type instead.
+    """
+
+    def get_queryset(self):
+        return super().get_queryset().defer("logo_image")
 
 
 class Application(AbstractApplication):
@@ -84,6 +116,8 @@ class Application(AbstractApplication):
                     "and introspected."),
     )  # fmt: skip
 
+    objects = ApplicationManager()
+
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
         verbose_name = _("client")
@@ -103,8 +137,13 @@ class Application(AbstractApplication):
         return set(self.allowed_upstreams.split())
 
     @property
+    def has_uploaded_logo(self) -> bool:
+        # Set and cleared together with logo_image (clients/services.py), and never deferred.
+        return bool(self.logo_content_type)
+
+    @property
     def logo_src(self) -> str:
-        if self.logo_image:
+        if self.has_uploaded_logo:
             return reverse("client-logo", args=[self.client_id])
         return self.logo_url
 

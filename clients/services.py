@@ -407,7 +407,7 @@ def client_set_logo(
 
 
 def client_remove_logo(*, application: Application, request: HttpRequest | None = None, via: str = "") -> None:
-    if not application.logo_image:
+    if not application.has_uploaded_logo:
         return
     application.logo_image, application.logo_content_type = b"", ""
     with transaction.atomic():

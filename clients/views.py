@@ -20,7 +20,7 @@ from oauth2_provider.views import AuthorizationView
 from oauthlib.oauth2.rfc6749.errors import ConsentRequired, LoginRequired, MissingRedirectURIError
 
 from clients.consents import consent_grant, consent_missing_scopes, consent_revoke, consent_touch
-from clients.models import Application
+from clients.models import Application, client_in_hand
 
 # Where social-auth notes which upstream the current session signed in with.
 LOGIN_BACKEND_SESSION_KEY = "social_auth_last_login_backend"
@@ -29,7 +29,10 @@ LOGIN_BACKEND_SESSION_KEY = "social_auth_last_login_backend"
 def _sign_in_older_than_max_age(request: HttpRequest) -> bool:
     """OIDC Core §3.1.2.1 max_age: has more time passed since the person signed in than the client allows?"""
     max_age = request.GET.get("max_age", "")
-    if not max_age.isdigit() or not request.user.is_authenticated or request.user.last_login is None:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses (a 500 for a signed-in person).
+    if not (max_age.isascii() and max_age.isdigit()):
+        return False
+    if not request.user.is_authenticated or request.user.last_login is None:
         return False
     return (timezone.now() - request.user.last_login).total_seconds() > int(max_age)
 
@@ -37,9 +40,18 @@ def _sign_in_older_than_max_age(request: HttpRequest) -> bool:
 class ConsentView(AuthorizationView):
     template_name = "clients/consent.html"
 
+    def dispatch(self, request, *args, **kwargs):
+        reset = client_in_hand.set(None)
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            client_in_hand.reset(reset)  # threads serve many requests: nothing outlives this one
+
     def _client(self, client_id: str | None) -> Application | None:
         if not hasattr(self, "_application"):
             self._application = Application.objects.filter(client_id=client_id or "").first()
+            # DOT reads the client three more times per request; it gets this one (clients.models).
+            client_in_hand.set(self._application)
         return self._application
 
     def get(self, request, *args, **kwargs):
@@ -130,10 +142,10 @@ def connected_app_revoke(request: HttpRequest, client_id: str) -> HttpResponse:
 @require_GET
 @cache_control(public=True, max_age=3600)
 def client_logo(request: HttpRequest, client_id: str) -> HttpResponse:
-    application = Application.objects.filter(client_id=client_id).only("logo_image", "logo_content_type").first()
-    if application is None or not application.logo_image:
+    logo = Application.objects.filter(client_id=client_id).values_list("logo_image", "logo_content_type").first()
+    if logo is None or not logo[0]:
         raise Http404
-    response = HttpResponse(bytes(application.logo_image), content_type=application.logo_content_type)
+    response = HttpResponse(bytes(logo[0]), content_type=logo[1])
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'"
     return response
