@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import F
 from django.urls import reverse
 from social_core.backends.facebook import API_VERSION as FACEBOOK_API_VERSION
 from social_core.backends.facebook import FacebookOAuth2 as _StockFacebookOAuth2
@@ -27,7 +30,41 @@ __all__ = ["DevelopmentAuth", "FacebookOAuth2", "GoogleOAuth2", "KakaoOAuth2", "
 # sign-in through it would be dropped on the next request.
 
 
-class GoogleOAuth2(GoogleOpenIdConnect):
+class SpendNonceOnce:
+    """Check and spend the ID token's nonce with one DELETE (social-core reads it, then deletes it).
+
+    social-core's `validate_claims` accepts the nonce only if it is stored for this authorization URL,
+    was issued for the `state` this browser's sign-in started with, and has not expired; then it deletes
+    it. The same conditions in the DELETE's WHERE clause give the same answer in one statement: one row
+    deleted means valid and now spent (federation/storage.py does the same for storing it).
+    """
+
+    def get_nonce(self, nonce):
+        transaction = self._oidc_association_transaction if self.ASSOCIATION_ONLY else self._oauth2_transaction
+        state = transaction.get("state") if isinstance(transaction, dict) else None
+        if not isinstance(state, str) or not state:
+            return None
+        now = int(time.time())
+        spent, _ = self.strategy.storage.association.objects.filter(
+            server_url=self.authorization_url(), handle=nonce, assoc_type=state,
+            lifetime__gt=0, issued__gt=now - F("lifetime"),  # social-core's Association.is_expired(), negated
+        ).delete()
+        return SpentNonce(assoc_type=state) if spent else None
+
+    def remove_nonce(self, nonce_id) -> None:
+        if nonce_id is not None:
+            super().remove_nonce(nonce_id)
+
+
+@dataclass(frozen=True)
+class SpentNonce:
+    """What `get_nonce` returns for a nonce it has already spent: nothing is left to remove."""
+
+    assoc_type: str
+    id: None = None
+
+
+class GoogleOAuth2(SpendNonceOnce, GoogleOpenIdConnect):
     """Google as an OpenID Connect upstream, under the backend name `google-oauth2` (INTERFACE.md).
 
     social-core's `google-oauth2` backend trusts whatever the userinfo endpoint says; its OpenID Connect
@@ -78,7 +115,7 @@ class FacebookOAuth2(_StockFacebookOAuth2):
         )
 
 
-class OpenIdConnectAuth(_StockOpenIdConnectAuth):
+class OpenIdConnectAuth(SpendNonceOnce, _StockOpenIdConnectAuth):
     """A generic OpenID Connect upstream: social-core validates its ID token (signature, iss, aud, nonce)."""
 
 

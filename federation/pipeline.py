@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.db import connection
 from django.utils.translation import gettext as _
 from social_core.exceptions import AuthPolicyError, AuthResponseError
+from social_core.pipeline.social_auth import social_user
 
 from federation.providers import PROVIDERS, Profile, provider_name
 from federation.services import identity_record_use
@@ -47,22 +48,24 @@ def match_token_owner(backend, uid, mode: str, token_owner: str = "", *args, **k
         raise AuthResponseError(backend, "token owner mismatch", code="invalid_claim", claim="sub", stage="pipeline")
 
 
-def lock_identity(backend, uid, *args, **kwargs):
-    """Let one sign-in at a time of this upstream identity through the rest of the pipeline.
+def lock_identity(backend, uid, user=None, social=None, *args, **kwargs):
+    """Let one first sign-in at a time of this upstream identity through the rest of the pipeline.
 
     Concurrent first sign-ins of one identity (a double click, two tabs) would each find no identity in
     `social_user`, each create a user, and all but one then fail on the identity's unique constraint
     (social-core's AuthAlreadyAssociated, a "please start again" page) with an orphan user rolled back.
-    A transaction-scoped advisory lock on (provider, uid), taken inside the pipeline's transaction
-    (federation/strategy.py) before `social_user`, queues them instead: the first creates the user and
-    the link, and the others, once it has committed, find the link and sign in as that user. Different
-    identities never wait for each other. SQLite serialises all writes and has no such lock.
+    When `social_user` found no identity, a transaction-scoped advisory lock on (provider, uid), inside
+    the pipeline's transaction (federation/strategy.py), queues them instead, and each looks again once it
+    holds the lock: the first creates the user and the link, and the others, once it has committed, find
+    the link and sign in as that user. A known identity's user is settled, so a returning person takes no
+    lock; different identities never wait for each other. SQLite serialises all writes and has no such lock.
     """
-    if connection.vendor != "postgresql":
-        return
+    if social is not None or connection.vendor != "postgresql":
+        return None
     digest = hashlib.sha256(f"{backend.name}\0{uid}".encode()).digest()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)])
+    return social_user(backend, uid, user, *args, **kwargs)
 
 
 def normalize_profile(backend, details, response, *args, **kwargs):
