@@ -155,7 +155,8 @@ class GatehouseValidator(OAuth2Validator):
     def _grant(self, code: str, request, client=None):
         grant = getattr(request, "_gatehouse_grant", None)
         if grant is None or grant.code != code:
-            grants = Grant.objects.select_related("user")
+            # With the code's session record (idp/sso.py), which the ID token's `sid` needs.
+            grants = Grant.objects.select_related("user").annotate(**sso.session_record_columns(code))
             if transaction.get_connection().in_atomic_block:
                 # The token view runs a code exchange in one transaction (idp.views.TokenView): lock the
                 # code's row until the tokens are committed, so a concurrent exchange of the same code

@@ -307,7 +307,7 @@ OAUTH2_PROVIDER = {
     # RFC 9068 JWT access tokens for the clients that chose them, random strings for the rest (idp/tokens.py).
     "ACCESS_TOKEN_GENERATOR": "idp.tokens.access_token_generator",
     # Without this oauthlib would make refresh tokens with the access token generator too; they stay opaque.
-    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
+    "REFRESH_TOKEN_GENERATOR": "idp.tokens.opaque_token_generator",
     "ID_TOKEN_EXPIRE_SECONDS": ID_TOKEN_SECONDS,
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "REFRESH_TOKEN_EXPIRE_SECONDS": envint("GATEHOUSE_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
@@ -406,6 +406,8 @@ SOCIAL_AUTH_REDIRECT_IS_HTTPS = _secure
 SOCIAL_AUTH_FIELDS_STORED_IN_SESSION = ["connect_backend"]
 # The pipeline runs in one database transaction: never a user without its identity.
 SOCIAL_AUTH_STRATEGY = "federation.strategy.GatehouseStrategy"
+# One statement per write or spend of a one-time value (state, OIDC nonce) instead of two (federation/storage.py).
+SOCIAL_AUTH_STORAGE = "federation.storage.GatehouseStorage"
 # Every call to an upstream (token, userinfo, JWKS, discovery, token checks) gives up after this long
 # and the person gets the "not answering" page rather than a hung request.
 SOCIAL_AUTH_REQUESTS_TIMEOUT = envint("GATEHOUSE_UPSTREAM_TIMEOUT_SECONDS", 5)
@@ -415,8 +417,8 @@ SOCIAL_AUTH_PIPELINE = (
     "social_core.pipeline.social_auth.social_uid",
     "federation.pipeline.match_token_owner",
     "social_core.pipeline.social_auth.auth_allowed",
-    "federation.pipeline.lock_identity",  # concurrent first sign-ins of one identity queue here
     "social_core.pipeline.social_auth.social_user",
+    "federation.pipeline.lock_identity",  # concurrent first sign-ins of one identity queue here
     "federation.pipeline.refuse_disabled_user",
     "federation.pipeline.normalize_profile",
     "federation.pipeline.associate_by_verified_email",

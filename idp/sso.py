@@ -20,6 +20,7 @@ from typing import Any
 
 from django.contrib.auth import logout
 from django.db import transaction
+from django.db.models import Subquery
 from django.http import HttpRequest
 from oauth2_provider import oauth2_backends
 from oauth2_provider.models import get_grant_model, get_refresh_token_model
@@ -50,6 +51,12 @@ def session_sid(request: HttpRequest) -> str:
     return sid
 
 
+def sid_on_sign_in(sender, request: HttpRequest | None = None, **kwargs) -> None:
+    """user_logged_in receiver: give the session its sid now, with the sign-in's own session write."""
+    if request is not None and hasattr(request, "session"):
+        session_sid(request)
+
+
 class OAuthLibCore(oauth2_backends.OAuthLibCore):
     """django-oauth-toolkit's bridge to oauthlib, handing the session's sid to the validator.
 
@@ -73,13 +80,27 @@ def authorization_record(*, request: Any, code: str) -> None:
     )
 
 
+def session_record_columns(code: str) -> dict[str, Subquery]:
+    """The code's session record (id and sid) as columns to read with the code's own row.
+
+    The token endpoint reads the code anyway (idp/oidc.py); reading its session record in the same
+    statement spares a code exchange a query.
+    """
+    rows = SessionAuthorization.objects.filter(code_checksum=_checksum(code))
+    return {"session_record_id": Subquery(rows.values("pk")[:1]), "session_record_sid": Subquery(rows.values("sid")[:1])}
+
+
 def _authorization_for_token_request(request: Any) -> SessionAuthorization | None:
     """The session record behind a token request: by the code exchanged, or by the refresh token's family."""
     cached = getattr(request, "_gatehouse_session_authorization", False)
     if cached is not False:
         return cached
     found = None
-    if request.grant_type == "authorization_code" and getattr(request, "code", None):
+    grant = getattr(request, "_gatehouse_grant", None)
+    if request.grant_type == "authorization_code" and hasattr(grant, "session_record_id"):
+        if grant.session_record_id is not None:  # read with the code (session_record_columns)
+            found = SessionAuthorization(pk=grant.session_record_id, sid=grant.session_record_sid)
+    elif request.grant_type == "authorization_code" and getattr(request, "code", None):
         found = SessionAuthorization.objects.filter(code_checksum=_checksum(request.code)).first()
     elif request.grant_type == "refresh_token":
         previous = getattr(request, "refresh_token_instance", None)

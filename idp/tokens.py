@@ -18,7 +18,6 @@ from jwcrypto import jws
 from jwcrypto.common import json_encode
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OAuthlibRequest
-from oauthlib.oauth2.rfc6749.tokens import random_token_generator
 
 from idp import keys
 
@@ -27,11 +26,16 @@ JWT_ACCESS_TOKEN_TYPE = "at+jwt"
 ALGORITHM = "RS256"
 
 
+def opaque_token_generator(request: OAuthlibRequest | None = None, refresh_token: bool = False) -> str:
+    """256 random bits, URL-safe (oauthlib's generator draws 30 characters one by one: ~30x the CPU)."""
+    return secrets.token_urlsafe(32)
+
+
 def access_token_generator(request: OAuthlibRequest, refresh_token: bool = False) -> str:
     """oauthlib's token_generator: an RFC 9068 JWT for clients whose format is `jwt`, else a random string."""
     client = getattr(request, "client", None)
     if client is None or getattr(client, "access_token_format", "opaque") != "jwt":
-        return random_token_generator(request)
+        return opaque_token_generator(request)
     return jwt_access_token(request)
 
 

@@ -53,5 +53,8 @@ class SessionStore(LeanSessionMixin, cached_db.SessionStore):
         key = session_key if session_key is not None else self.session_key
         super().delete(session_key)
         if key is not None:
-            # Every node reads sessions through the cache first: a deleted session must leave it too.
-            self._cache.delete(self.cache_key_prefix + key)
+            self._uncache(key)
+
+    def _uncache(self, session_key: str) -> None:
+        # Every node reads sessions through the cache first: a deleted or renamed session must leave it too.
+        self._cache.delete(self.cache_key_prefix + session_key)

@@ -14,12 +14,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from clients.models import Application
 from idp import keys
 from tests.conftest import authorize_url, dev_sign_in, exchange_code, query_of
-
-
-# Statements only PostgreSQL is sent: its advisory locks (SQLite serialises writes instead).
-LOCKS = int(connection.vendor == "postgresql")
 
 
 def _basic(app) -> str:
@@ -51,14 +48,30 @@ def test_it_issues_a_client_credentials_token_in_two_statements(client, service_
     assert response.status_code == 200
 
 
+def test_requests_that_read_a_client_leave_its_uploaded_logo_in_the_database(client, service_client, trusted_client):
+    # Up to 256 KB each (clients/services.py): read with the client, every token request would carry them.
+    for app in (service_client, trusted_client):
+        Application.objects.filter(pk=app.application.pk).update(logo_image=b"\x89PNG" + b"x" * 200_000,
+                                                                   logo_content_type="image/png")
+    with CaptureQueriesContext(connection) as captured:
+        token = client.post("/o/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=_basic(service_client))
+        _tokens(client, trusted_client)
+    assert token.status_code == 200
+    client_reads = [q["sql"] for q in captured.captured_queries if 'FROM "clients_application"' in q["sql"]]
+    assert client_reads and not any("logo_image" in sql for sql in client_reads)
+    # The logo itself is served, by its own view.
+    logo = client.get(f"/clients/{trusted_client.client_id}/logo")
+    assert logo.status_code == 200 and len(logo.content) == 200_004
+
+
 def test_it_exchanges_a_code_reading_the_code_once(client, trusted_client, django_assert_num_queries):
     dev_sign_in(client, "dave@example.com", "Dave")
     auth = authorize_url(trusted_client)
     code = query_of(client.get(auth.url)["Location"])["code"]
-    # 13: one INSERT records the redeemed code, so that its reuse can revoke these tokens (idp/codes.py).
-    # +2: the token view's transaction (idp.views.TokenView, which lets the code's row be locked against a
+    # 12: one INSERT records the redeemed code, so that its reuse can revoke these tokens (idp/codes.py);
+    # the code's session record (for the ID token's sid) is read with the code. +2: the token view's transaction (idp.views.TokenView, which lets the code's row be locked against a
     # concurrent exchange) is a SAVEPOINT and its RELEASE here; in production, BEGIN/COMMIT, not statements.
-    with django_assert_num_queries(15) as captured:
+    with django_assert_num_queries(14) as captured:
         response = exchange_code(client, trusted_client, code, auth.verifier)
     assert response.status_code == 200
     grant_reads = [sql for sql in _statements(captured) if sql.startswith("SELECT") and "oauth2_provider_grant" in sql]
@@ -107,19 +120,19 @@ def test_it_signs_a_returning_person_in_with_a_pinned_number_of_statements(clien
             login_url = client.get(auth.url)["Location"]
         with django_assert_num_queries(1):  # the client, to brand the login page
             assert client.get(login_url).status_code == 200
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(6):
             begin = client.post("/login/dev/", {"next": auth.url})
         state = query_of(begin["Location"])["state"]
-        # +1 on PostgreSQL: the advisory lock that queues concurrent first sign-ins of one identity
-        # (federation.pipeline.lock_identity); SQLite has none.
-        with django_assert_num_queries(12 + LOCKS):
+        # A returning person's identity is known, so no advisory lock (federation.pipeline.lock_identity);
+        # the session moves to its new key in one UPDATE (idp/sessions).
+        with django_assert_num_queries(11):
             done = client.post("/complete/dev/", {"state": state, "email": "dave@example.com", "name": "Dave",
                                                   "email_verified": "1"})
         assert done["Location"] == auth.url
-        with django_assert_num_queries(11):
+        with django_assert_num_queries(5):  # session, user, the client once, the code, its session record
             code = query_of(client.get(auth.url)["Location"])["code"]
-        with django_assert_num_queries(15):  # the redeemed-code record (idp/codes.py), the view's savepoint
+        with django_assert_num_queries(14):  # the redeemed-code record (idp/codes.py), the view's savepoint
             assert exchange_code(client, trusted_client, code, auth.verifier).status_code == 200
     # What production sends for the whole sign-in (see the module docstring). The issue's budget is 25;
     # where the other statements come from is in docs/performance.md.
-    assert len(_statements(whole)) == 30 + LOCKS
+    assert len(_statements(whole)) == 23
