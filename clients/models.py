@@ -7,7 +7,7 @@ from contextvars import ContextVar
 
 from django.conf import settings
 from django.core.validators import RegexValidator
-from django.db import connections, models
+from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from jwcrypto import jwk
@@ -15,6 +15,7 @@ from oauth2_provider.models import AbstractApplication, ApplicationManager as _D
 from oauth2_provider.models import ClientSecretField as _DotClientSecretField
 
 from idp import keys
+from idp.prebuilt import select_one
 
 
 def generate_client_secret() -> str:
@@ -50,10 +51,8 @@ class ApplicationQuerySet(models.QuerySet):
         """`Application.objects.get(client_id=...)`, the lookup of every token request, made cheap.
 
         Building that SELECT of thirty columns through the ORM's compiler costs more CPU than anything
-        else a client-credentials request does (docs/performance.md). The statement depends only on the
-        model, so it is built once per connection and executed directly; rows still become Application
-        instances through Model.from_db with the field's and backend's converters, as the ORM does.
-        Any other query (a filter, a lock, values(), only()) takes the ORM's own path.
+        else a client-credentials request does, so it is built once (idp/prebuilt.py). Any other query
+        (a filter, a lock, values(), only()) takes the ORM's own path.
         """
         if args or list(kwargs) != ["client_id"] or self.query.where or self.query.select_for_update \
                 or self._iterable_class is not models.query.ModelIterable or self.query.deferred_loading != _DEFERRED:
@@ -62,42 +61,13 @@ class ApplicationQuerySet(models.QuerySet):
         known = client_in_hand.get()
         if known is not None and known.client_id == client_id:
             return known  # the same row, read earlier in this request
-        found = _client_by_id(self.db, client_id)
+        found = select_one(Application, "client_id", str(client_id), defer=_DEFERRED[0], using=self.db)
         if found is None:
             raise self.model.DoesNotExist(f"No client with client_id {client_id!r}.")
         return found
 
 
 _DEFERRED = (frozenset({"logo_image"}), True)  # the manager's defer("logo_image")
-
-
-def _client_by_id(using: str, client_id) -> Application | None:
-    connection = connections[using]
-    lookup = getattr(connection, "_gatehouse_client_lookup", None)
-    if lookup is None:
-        table = Application._meta.db_table
-        fields = [f for f in Application._meta.concrete_fields if f.attname not in _DEFERRED[0]]
-        quote = connection.ops.quote_name
-        sql = (f"SELECT {', '.join(quote(f.column) for f in fields)} FROM {quote(table)} "
-               f"WHERE {quote(Application._meta.get_field('client_id').column)} = %s")
-        converters = []
-        for position, field in enumerate(fields):
-            column = field.get_col(table)
-            functions = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
-            if functions:
-                converters.append((position, column, functions))
-        lookup = connection._gatehouse_client_lookup = (sql, [f.attname for f in fields], converters)
-    sql, names, converters = lookup
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [str(client_id)])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    for position, column, functions in converters:
-        for convert in functions:
-            values[position] = convert(values[position], column, connection)
-    return Application.from_db(using, names, values)
 
 
 class ApplicationManager(_DotApplicationManager.from_queryset(ApplicationQuerySet)):
