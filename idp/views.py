@@ -27,7 +27,7 @@ from oauth2_provider.views import (
     OAuthServerMetadataView,
 )
 
-from idp import keys, oidc
+from idp import keys, oidc, prebuilt
 from idp.sso import session_end
 
 AccessToken = get_access_token_model()
@@ -142,31 +142,29 @@ class IntrospectView(IntrospectTokenView):
         if token_value is None:
             return JsonResponse({"error": "invalid_request", "error_description": "token is missing"}, status=400)
         checksum = hashlib.sha256(token_value.encode("utf-8")).hexdigest()
-        # Only the columns the answer needs: the token, its client and its user are wide rows (a client
-        # holds its logo) and building three model instances costs more than the query itself.
-        token = (
-            AccessToken.objects.filter(token_checksum=checksum)
-            .values("scope", "expires", "created", "resource", "application__client_id", "user__sub", "user__username")
-            .first()
+        # The token with its client and person in one prebuilt statement (idp/prebuilt.py): compiling
+        # that join through the ORM cost more than the rest of the request.
+        token = prebuilt.select_one(
+            AccessToken, "token_checksum", checksum, related=("application", "user"), defer=("logo_image",)
         )
         # As AccessToken.is_expired(): a token is dead from its `expires` on.
-        if token is None or timezone.now() >= token["expires"]:
+        if token is None or timezone.now() >= token.expires:
             return JsonResponse({"active": False})
         data = {
             "active": True,
-            "scope": token["scope"],
-            "exp": int(calendar.timegm(token["expires"].timetuple())),
-            "iat": int(calendar.timegm(token["created"].timetuple())),
+            "scope": token.scope,
+            "exp": int(calendar.timegm(token.expires.timetuple())),
+            "iat": int(calendar.timegm(token.created.timetuple())),
             "token_type": "Bearer",
             "iss": settings.GATEHOUSE_URL,
         }
-        if token["application__client_id"]:
-            data["client_id"] = token["application__client_id"]
-        if token["user__sub"]:
-            data["sub"] = token["user__sub"]
-            data["username"] = token["user__username"]
-        if token["resource"]:
-            data["aud"] = token["resource"]
+        if token.application is not None:
+            data["client_id"] = token.application.client_id
+        if token.user is not None:
+            data["sub"] = token.user.sub
+            data["username"] = token.user.username
+        if token.resource:
+            data["aud"] = token.resource
         return JsonResponse(data)
 
     def unauthenticated_response(self, request, oauthlib_request=None):
