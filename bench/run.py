@@ -106,6 +106,17 @@ def machine_cpu() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def settle(timeout: float = 20, idle_cores: float = 0.15) -> None:
+    """Wait until the machine is idle (queued requests of the previous workload answered, autovacuum
+    done), at most `timeout` seconds, so that no workload pays for the one before."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = machine_cpu()
+        time.sleep(0.5)
+        if (machine_cpu() - before) / 0.5 < idle_cores:
+            return
+
+
 def postgres_cpu() -> float:
     """CPU seconds used so far by every PostgreSQL process (the server is shared, so this is approximate)."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -366,10 +377,12 @@ def bench_database(database: str, args: argparse.Namespace, upstream_port: int, 
         try:
             wait_for(f"{server.url}/healthz")
             for workload in workloads(data):
+                settle()
                 result = measure(server, workload, database, args.seconds, args.warmup)
                 results.append(result)
                 print(format_row(result), flush=True)
             if database == args.databases[0]:
+                settle()  # the sign-ins' backlog drains first: this measures one core, not a shared one
                 result = jwt_validation(server, data)
                 results.append(result)
                 print(format_row(result), flush=True)
