@@ -3,13 +3,17 @@
 django-oauth-toolkit and oauthlib answer a 500 to each of these (GOTCHAS.md, "Faults seen"): a bad
 %-escape in the query string or a form body, a NUL byte (PostgreSQL refuses it in text), a broken
 multipart body, more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields, `grant_type=openid`, and a device-code
-grant without `device_code`. OAuth endpoints get RFC 6749 §5.2 JSON; pages get the readable 400 page.
+grant without `device_code`; and a NUL in HTTP Basic credentials (DOT queries the client_id as it comes).
+OAuth endpoints get RFC 6749 §5.2 JSON; pages get the readable 400 page.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable
+from urllib.parse import unquote_plus
 
 from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -32,6 +36,25 @@ def wants_json(path: str) -> bool:
     return path.startswith(JSON_PREFIXES)
 
 
+def _nul_in_credentials(authorization: str) -> bool:
+    """A NUL in the Authorization header, or in the client_id/secret of its Basic credentials.
+
+    django-oauth-toolkit base64-decodes Basic credentials and %-decodes each half (RFC 6749 §2.3.1), then
+    queries the client_id: PostgreSQL refuses NUL in text, a 500 on /o/token/, /o/introspect/ and
+    /o/revoke_token/. Latin-1 maps every byte to one character, so a raw 0x00 and a %00 both show here.
+    """
+    if "\x00" in authorization:
+        return True
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        decoded = base64.b64decode(credentials)  # as leniently as DOT does
+    except (binascii.Error, ValueError):
+        return False
+    return "\x00" in unquote_plus(decoded.decode("latin-1"))
+
+
 def _problem(request: HttpRequest) -> tuple[str, str] | None:
     """(error, description) if the request is malformed, else None."""
     if BAD_ESCAPE.search(request.META.get("QUERY_STRING", "").encode("latin-1", "replace")):
@@ -51,6 +74,8 @@ def _problem(request: HttpRequest) -> tuple[str, str] | None:
         for key, values in params.lists():
             if "\x00" in key or any("\x00" in value for value in values):
                 return "invalid_request", "Parameters must not contain NUL characters."
+    if _nul_in_credentials(request.META.get("HTTP_AUTHORIZATION", "")):
+        return "invalid_request", "Client credentials must not contain NUL characters."
     if request.path_info == "/o/token/" and form is not None:
         grant_type = form.get("grant_type", "")
         # `openid` is a scope that oauthlib also registers as a grant handler name: DOT then asserts.

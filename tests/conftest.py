@@ -21,6 +21,16 @@ from idp.services import user_create
 REDIRECT_URI = "https://app.example.com/callback"
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Lines a test recorded with `record_property("summary", ...)` (the fuzz test's tally), shown without -s."""
+    lines = [value for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed")
+             if report.when == "call" for name, value in report.user_properties if name == "summary"]
+    if lines:
+        terminalreporter.section("summaries")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_keyset():
     """Each test sees the keys of its own database, not a keyset cached by an earlier test."""

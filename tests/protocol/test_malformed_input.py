@@ -3,7 +3,8 @@
 First the faults seen in django-oauth-toolkit/oauthlib (GOTCHAS.md), one test each; then a Hypothesis
 property test throwing malformed, duplicated, oversized and wrongly encoded parameters at every endpoint.
 GATEHOUSE_FUZZ_EXAMPLES sets how many requests it sends (default 1,500, about 25 s; the issue's 5,000 with
-`GATEHOUSE_FUZZ_EXAMPLES=5000 .venv/bin/python -m pytest -s tests/protocol/test_malformed_input.py`).
+`GATEHOUSE_FUZZ_EXAMPLES=5000 .venv/bin/python -m pytest tests/protocol/test_malformed_input.py`, as CI runs
+it). Its tally (requests sent, 5xx, by status) ends pytest's output, under "summaries".
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pytest
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.conftest import authorize_url
 
 OAUTH_JSON = ("/o/token/", "/o/introspect/", "/o/revoke_token/")
 ENDPOINTS = ("/o/token/", "/o/authorize/", "/o/introspect/", "/o/revoke_token/", "/o/userinfo/", "/login/", "/complete/dev/")
@@ -52,6 +55,29 @@ class TestKnownFaults:
                                              "client_id": confidential_client.client_id})
         _assert_oauth_error(response)
         assert client.get("/o/authorize/?client_id=%00").status_code == 400
+
+    @pytest.mark.parametrize("credentials", ["wiki\x00:secret", "wiki%00:secret", "wiki:sec\x00ret"])
+    def test_it_refuses_nul_bytes_in_basic_credentials(self, client, confidential_client, credentials):
+        # DOT %-decodes the client_id and queries it: PostgreSQL refused the NUL with a 500 (the fuzz test found it).
+        basic = "Basic " + base64.b64encode(credentials.encode()).decode()
+        for path in OAUTH_JSON:
+            _assert_oauth_error(client.post(path, {"grant_type": "client_credentials", "token": "x"}, HTTP_AUTHORIZATION=basic))
+        _assert_oauth_error(client.get("/o/introspect/?token=x", HTTP_AUTHORIZATION=basic))
+
+    def test_it_ignores_a_session_cookie_that_no_session_could_have(self, client, alice):
+        # PostgreSQL refused the NUL in the session lookup with a 500; such a cookie now names no session.
+        for cookie in ("sessionid=abcdefghij\x00klmnop", "sessionid=ABCDEFGHIJ+/=klmnop"):
+            assert client.get("/login/", HTTP_COOKIE=cookie).status_code == 200
+            assert client.get("/o/authorize/?client_id=x", HTTP_COOKIE=cookie).status_code == 302
+        client.force_login(alice)  # a real session's key still works
+        assert client.get("/account/").status_code == 200
+
+    def test_it_takes_a_max_age_in_other_digits_as_no_max_age(self, client, alice, confidential_client):
+        # "²".isdigit() is True and int("²") raised: a 500 for a signed-in person (OIDC Core §3.1.2.1 max_age).
+        client.force_login(alice)
+        for max_age in ("²", "١٢", "99999999999999999999"):
+            response = client.get(authorize_url(confidential_client, max_age=max_age).url)
+            assert response.status_code == 200, (max_age, response)  # the consent page, as without max_age
 
     def test_it_refuses_grant_type_openid(self, client, confidential_client):
         response = client.post("/o/token/", {"grant_type": "openid", "client_id": confidential_client.client_id,
@@ -145,7 +171,7 @@ EXAMPLES = int(os.getenv("GATEHOUSE_FUZZ_EXAMPLES", "1500"))
 
 
 @pytest.mark.django_db
-def test_it_never_answers_5xx_to_malformed_input(confidential_client, public_client):
+def test_it_never_answers_5xx_to_malformed_input(confidential_client, public_client, record_property):
     sent: Counter[int] = Counter()
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -155,7 +181,11 @@ def test_it_never_answers_5xx_to_malformed_input(confidential_client, public_cli
         endpoint, method, query, content_type, body, headers = request
         client = Client()  # raises any exception a view lets out, so a 500 fails here with its traceback
         path = f"{endpoint}?{query}" if query else endpoint
-        response = client.generic(method, path, body, content_type=content_type, **headers)
+        try:
+            response = client.generic(method, path, body, content_type=content_type, **headers)
+        except Exception:
+            sent[500] += 1  # what a server would have answered
+            raise
         sent[response.status_code] += 1
         assert response.status_code < 500, (path, body[:200], response.content[:300])
         if endpoint in OAUTH_JSON and response.status_code in (400, 401, 403):
@@ -166,6 +196,12 @@ def test_it_never_answers_5xx_to_malformed_input(confidential_client, public_cli
             # RFC 6750 §3: the error travels in WWW-Authenticate, or a JSON body.
             assert "WWW-Authenticate" in response or response.json().get("error")
 
-    probe()
-    print(f"\nmalformed-input requests sent: {sum(sent.values())}, by status: {dict(sorted(sent.items()))}")
+    try:
+        probe()
+    finally:
+        # Shown at the end of every run, passed or failed (tests/conftest.py: pytest_terminal_summary).
+        tally = (f"malformed-input requests sent: {sum(sent.values())} (asked for {EXAMPLES}), "
+                 f"5xx: {sum(n for status, n in sent.items() if status >= 500)}, by status: {dict(sorted(sent.items()))}")
+        record_property("summary", tally)
+        print("\n" + tally)
     assert sum(sent.values()) >= EXAMPLES
