@@ -164,6 +164,13 @@ def requests(draw):
         headers["HTTP_AUTHORIZATION"] = "Basic " + draw(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30))
     elif auth == "bearer":
         headers["HTTP_AUTHORIZATION"] = "Bearer " + draw(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60))
+    cookie = draw(st.sampled_from(("none", "none", "session", "garbage")))
+    if cookie == "session":  # a session key that looks real but names no session, or a broken one
+        headers["HTTP_COOKIE"] = "sessionid=" + draw(st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=32, max_size=32))
+    elif cookie == "garbage":
+        # As a WSGI server hands over any header: its bytes (here UTF-8 of arbitrary text) read as Latin-1.
+        junk = draw(text).encode("utf-8", "surrogatepass").decode("latin-1")
+        headers["HTTP_COOKIE"] = draw(st.sampled_from(("sessionid=", "csrftoken=", "django_language="))) + junk
     return endpoint, method, query.decode("latin-1"), content_type, body, headers
 
 
