@@ -97,6 +97,12 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, challenge
 
 
+def statements_sent(context) -> list[str]:
+    """The SQL a CaptureQueriesContext saw, without the savepoints that stand in for BEGIN/COMMIT in tests
+    (every test runs inside a transaction, so a view's outermost transaction shows up as a savepoint)."""
+    return [q["sql"] for q in context.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+
+
 def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 

@@ -16,7 +16,7 @@ from social_django.models import Association, Nonce
 from federation.storage import OneStatementNonce
 from idp import keys
 from idp.models import User
-from tests.conftest import authorize_url, exchange_code, query_of
+from tests.conftest import authorize_url, exchange_code, query_of, statements_sent
 from tests.federation.upstream import (
     begin,
     callback,
@@ -28,16 +28,11 @@ from tests.federation.upstream import (
 SUB = "248289761001"
 
 
-def _statements(context: CaptureQueriesContext) -> list[str]:
-    """What production sends: the test transaction's savepoints left out (as tests/performance does)."""
-    return [q["sql"] for q in context.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
-
-
 @pytest.mark.django_db
 def test_a_nonce_is_used_once_with_one_insert():
     with CaptureQueriesContext(connection) as first:
         assert OneStatementNonce.use("social_core.oauth2.oidc", 1795449968, "a-state") is True
-    assert [sql.split()[0] for sql in _statements(first)] == ["INSERT"]
+    assert [sql.split()[0] for sql in statements_sent(first)] == ["INSERT"]
     assert OneStatementNonce.use("social_core.oauth2.oidc", 1795449968, "a-state") is False
     assert OneStatementNonce.use("social_core.oauth2.oidc", 1795449968, "another-state") is True
     assert Nonce.objects.count() == 2
@@ -104,4 +99,4 @@ def test_a_returning_persons_oidc_sign_in_takes_at_most_25_statements(client, tr
         code = query_of(client.get(auth.url)["Location"])["code"]  # trusted: no consent page
         assert exchange_code(client, trusted_client, code, auth.verifier).status_code == 200
     # login page 1, POST /login/oidc/ 3, callback 9, /o/authorize/ 5, /o/token/ 9 (docs/performance.md)
-    assert len(_statements(whole)) == 25
+    assert len(statements_sent(whole)) == 25

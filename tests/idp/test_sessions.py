@@ -9,10 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from idp.sessions import cached_db, db
-
-
-def _statements(context: CaptureQueriesContext) -> list[str]:
-    return [q["sql"] for q in context.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+from tests.conftest import statements_sent
 
 
 @pytest.mark.django_db
@@ -30,7 +27,7 @@ def test_cycling_the_key_renames_the_row_and_the_old_key_is_gone(engine):
     with CaptureQueriesContext(connection) as saved:
         store.save()
 
-    assert [sql.split()[0] for sql in _statements(saved)] == ["UPDATE"]
+    assert [sql.split()[0] for sql in statements_sent(saved)] == ["UPDATE"]
     assert store.session_key != old_key
     assert not Session.objects.filter(session_key=old_key).exists()
     assert not engine.SessionStore().exists(old_key)

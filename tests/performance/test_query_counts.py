@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from clients.models import Application
 from idp import keys
-from tests.conftest import authorize_url, dev_sign_in, exchange_code, query_of
+from tests.conftest import authorize_url, dev_sign_in, exchange_code, query_of, statements_sent
 
 
 def _basic(app) -> str:
@@ -27,11 +27,6 @@ def _basic(app) -> str:
 def _keys_loaded(db):
     """Signing keys are read once per process, not per request: load them before counting."""
     keys.keyset()
-
-
-def _statements(context: CaptureQueriesContext) -> list[str]:
-    """What production would send: the test transaction's savepoints left out."""
-    return [q["sql"] for q in context.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
 
 
 def _tokens(client, app, email="dave@example.com"):
@@ -76,7 +71,7 @@ def test_it_exchanges_a_code_reading_the_code_once(client, trusted_client, djang
     with django_assert_num_queries(12) as captured:
         response = exchange_code(client, trusted_client, code, auth.verifier)
     assert response.status_code == 200
-    grant_reads = [sql for sql in _statements(captured) if sql.startswith("SELECT") and "oauth2_provider_grant" in sql]
+    grant_reads = [sql for sql in statements_sent(captured) if sql.startswith("SELECT") and "oauth2_provider_grant" in sql]
     assert len(grant_reads) == 1  # django-oauth-toolkit alone reads it seven times
 
 
@@ -137,4 +132,4 @@ def test_it_signs_a_returning_person_in_with_a_pinned_number_of_statements(clien
             assert exchange_code(client, trusted_client, code, auth.verifier).status_code == 200
     # What production sends for the whole sign-in (see the module docstring). The issue's budget is 25;
     # where the other statements come from is in docs/performance.md.
-    assert len(_statements(whole)) == 23
+    assert len(statements_sent(whole)) == 23
