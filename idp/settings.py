@@ -286,6 +286,15 @@ if DEBUG:
     # origins; in development such apps run on http://127.0.0.1 or localhost.
     os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
+# What discovery and RFC 8414 metadata advertise in grant_types_supported: the grants the token endpoint
+# serves (OAUTH2_SERVER_CLASS below adds RFC 8693 token exchange; implicit and password are refused).
+GATEHOUSE_GRANT_TYPES = (
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+)
+
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     # The issuer is exactly GATEHOUSE_URL, never the request's Host header.

@@ -47,7 +47,7 @@ def _metadata_additions() -> dict:
         "revocation_endpoint": _endpoint("revoke-token"),
         "revocation_endpoint_auth_methods_supported": auth_methods,
         # Without this, OIDC Discovery's default would imply the implicit grant, which we refuse.
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": list(settings.GATEHOUSE_GRANT_TYPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],

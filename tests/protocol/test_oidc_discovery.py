@@ -37,7 +37,10 @@ def test_it_advertises_only_the_code_flow_with_s256(client):
     data = client.get("/.well-known/openid-configuration").json()
     assert data["response_types_supported"] == ["code"]
     assert data["code_challenge_methods_supported"] == ["S256"]
-    assert set(data["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
+    assert set(data["grant_types_supported"]) == {
+        "authorization_code", "refresh_token", "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange",  # RFC 8693, for native apps (federation/token_exchange.py)
+    }
     assert data["id_token_signing_alg_values_supported"] == ["RS256"]
     assert data["authorization_response_iss_parameter_supported"] is True
 
