@@ -1,7 +1,8 @@
 """Rate limits on the endpoints worth guessing at: fixed windows counted in Django's cache.
 
 With REDIS_URL the cache is Redis, so every node counts into the same counters; otherwise it is the
-process's memory. Each request is counted per address and, where it names one, per client. A cache that
+process's memory. Each request is counted per address and, where it presents credentials, per client
+(a client id with its secret, or a bearer token). A cache that
 does not answer lets the request through (with a warning): a Redis outage must not lock everyone out.
 """
 
@@ -15,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.core.cache import cache
@@ -49,24 +51,31 @@ def _group(path: str) -> str | None:
 
 
 def _client_key(request: HttpRequest, group: str) -> str | None:
-    """Who the request says it is: a client_id (Basic auth or the form), or a bearer token's digest."""
+    """Who the request proves to be: a client id with the secret it presents, or a bearer token.
+
+    A client id alone is not counted: anyone can claim one, and counting claims would let them use up that
+    client's limit and lock the real client out. The real client always sends the same secret, so its own
+    runaway loop is still counted; a public client (no secret) is counted per address only, which also
+    spares the users of a popular app from sharing one limit. The caller digests what this returns.
+    """
     authorization = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == "basic" and credentials:
         try:
-            client_id = base64.b64decode(credentials.strip(), validate=True).decode("utf-8").partition(":")[0]
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
-            client_id = ""
-        if client_id:
-            return client_id
+            decoded = ""
+        # RFC 6749 §2.3.1: both halves are form-encoded, as django-oauth-toolkit decodes them.
+        client_id, _, secret = (unquote_plus(part) for part in decoded.partition(":"))
+        if client_id and secret:
+            return f"client:{client_id}:{secret}"
     if scheme.lower() == "bearer" and credentials:
-        # Never the token itself in a cache key (keys show up in Redis' MONITOR and slow logs).
-        return "bearer:" + hashlib.sha256(credentials.strip().encode("utf-8", "replace")).hexdigest()[:32]
+        return "bearer:" + credentials.strip()
     if group == "oauth" and request.method == "POST":
         # Already parsed, and found well-formed, by idp.badinput (the middleware before this one).
-        client_id = request.POST.get("client_id", "")
-        if client_id:
-            return client_id
+        client_id, secret = request.POST.get("client_id", ""), request.POST.get("client_secret", "")
+        if client_id and secret:
+            return f"client:{client_id}:{secret}"
     return None
 
 
@@ -116,7 +125,8 @@ def check(request: HttpRequest) -> Limited | None:
     subjects = [("ip", client_address(request), limits["per_ip"])]
     client = _client_key(request, group)
     if client is not None and limits.get("per_client"):
-        # A digest, so a client_id of any length or charset makes a valid cache key.
+        # A digest: never a secret or a token in a cache key (keys show up in Redis' MONITOR and slow logs),
+        # and credentials of any length or charset make a valid key.
         subjects.append(("client", hashlib.sha256(client.encode("utf-8", "replace")).hexdigest()[:32], limits["per_client"]))
     try:
         for kind, ident, limit in subjects:

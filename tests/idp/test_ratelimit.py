@@ -55,6 +55,29 @@ def test_it_counts_a_client_named_in_basic_auth_like_one_in_the_body(limited, cl
 
 
 @pytest.mark.django_db
+def test_claiming_a_clients_id_from_many_addresses_does_not_lock_the_real_client_out(limited, client, service_client):
+    # Wrong secrets under the service's client_id, each address under its own limit.
+    for n in range(12):
+        response = client.post("/o/token/", {"grant_type": "client_credentials", "client_id": service_client.client_id,
+                                             "client_secret": f"guess-{n}"}, REMOTE_ADDR=f"10.1.0.{n}")
+        assert response.status_code == 401
+    real = "Basic " + base64.b64encode(f"{service_client.client_id}:{service_client.client_secret}".encode()).decode()
+    statuses = [client.post("/o/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=real,
+                            REMOTE_ADDR=f"10.2.0.{n}").status_code for n in range(4)]
+    # The real client's own three, then its own limit (per client, across addresses).
+    assert statuses == [200, 200, 200, 429]
+
+
+@pytest.mark.django_db
+def test_a_public_client_is_limited_per_address_only(limited, client, public_client):
+    # No secret: every user of a mobile app would otherwise share one limit.
+    for n in range(6):
+        response = client.post("/o/token/", {"grant_type": "authorization_code", "client_id": public_client.client_id,
+                                             "code": "x", "code_verifier": "y" * 43}, REMOTE_ADDR=f"10.3.0.{n}")
+        assert response.status_code == 400
+
+
+@pytest.mark.django_db
 def test_it_limits_an_address_whatever_client_it_names(limited, client):
     statuses = [_token(client, f"client-{n}").status_code for n in range(6)]
     assert statuses[:5] == [401] * 5
