@@ -9,11 +9,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
@@ -128,6 +129,23 @@ class ConsentView(AuthorizationView):
             query.append(("iss", settings.GATEHOUSE_URL))
             redirect_to = urlunsplit(parts._replace(query=urlencode(query)))
         return super().redirect(redirect_to, application)
+
+
+_consent = csrf_protect(ConsentView.as_view())
+
+
+@csrf_exempt  # the consent form below is CSRF-protected; an authorization request cannot carry a token
+def authorize(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """/o/authorize/: the authorization endpoint, by GET or POST (OIDC Core §3.1.2.1), and the consent form.
+
+    A client may send the authorization request as a form POST. It is the same request as a GET, and the
+    browser makes it one by following a 303; that top-level GET also carries the session cookie, which
+    SameSite=Lax keeps off a cross-site POST. A POST with a CSRF token is the consent form (Allow/Deny).
+    Whatever a cross-site form adds (`allow` included) only reaches the GET, which never approves by itself.
+    """
+    if request.method == "POST" and "csrfmiddlewaretoken" not in request.POST:
+        return HttpResponseRedirect(f"{request.path}?{request.POST.urlencode()}", status=303)
+    return _consent(request, *args, **kwargs)
 
 
 @require_POST

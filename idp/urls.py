@@ -7,7 +7,6 @@ from oauth2_provider.urls import base_urlpatterns
 from social_django import urls as social_urls
 
 from clients import views as clients_views
-from clients.views import ConsentView
 from federation import views as federation_views
 from idp import metrics, views
 from idp.fastpath import cache_document
@@ -17,7 +16,8 @@ from idp.logout import EndSessionView
 # application-management pages are left out: clients are registered by administrators only.
 oauth2_patterns = (
     [
-        path("authorize/", ConsentView.as_view(), name="authorize"),
+        # GET or POST (OIDC Core §3.1.2.1), and the consent form (clients/views.py).
+        path("authorize/", clients_views.authorize, name="authorize"),
         path("introspect/", views.IntrospectView.as_view(), name="introspect"),
         path("token/", views.TokenView.as_view(), name="token"),
         *[p for p in base_urlpatterns if p.name == "revoke-token"],

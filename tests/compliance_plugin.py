@@ -54,9 +54,6 @@ CONFORMANCE_MODULES = [
 ]  # fmt: skip
 
 NOT_SUPPORTED = {
-    "oidcc-ensure-post-request-succeeds": "The authorization endpoint takes GET only: a POST to /o/authorize/ is the "
-    "consent form (CSRF-protected), so a POSTed authorization request ends in access_denied. A known gap "
-    "against OIDC Core §3.1.2.1 (\"MUST support GET and POST\"); no relying party of ours sends POST.",
     "oidcc-ensure-request-object-with-redirect-uri": "Request objects are not supported "
     "(`request_parameter_supported` is false): the `request` parameter is ignored, never acted on.",
     "oidcc-scope-address": "Gatehouse holds no postal address: its upstreams (Google, Kakao, Facebook, OIDC) "

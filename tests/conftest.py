@@ -144,16 +144,27 @@ def dev_sign_in(client: Client, email: str, name: str = "", verified: bool = Tru
     return client.post("/complete/dev/", data)
 
 
+def consent_form(page, *, allow: bool) -> dict[str, str]:
+    """What the consent page's form posts: its fields and CSRF token, with Allow or Deny pressed.
+
+    The token matters even though the test client does not check it: a POST to /o/authorize/ without one
+    is an authorization request sent by POST, not a consent (clients.views.authorize).
+    """
+    form = page.context["form"]
+    data = {n: form[n].value() for n in form.fields if form[n].value() not in (None, "") and n != "allow"}
+    data["csrfmiddlewaretoken"] = str(page.context["csrf_token"])
+    if allow:
+        data["allow"] = "1"
+    return data
+
+
 def approve_consent(client: Client, consent_url: str) -> str:
     """Press Allow on the consent page (if it is shown: consent may be remembered); returns the redirect."""
     page = client.get(consent_url)
     if page.status_code == 302 and "code=" in page["Location"]:
         return page["Location"]
     assert page.status_code == 200, page
-    form = page.context["form"]
-    data = {name: field.value() for name, field in ((n, form[n]) for n in form.fields) if field.value() is not None}
-    data["allow"] = "1"
-    response = client.post(consent_url, data)
+    response = client.post(consent_url, consent_form(page, allow=True))
     assert response.status_code == 302, response
     return response["Location"]
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from clients.models import Application, Consent
 from idp.models import AuditEvent
-from tests.conftest import approve_consent, authorize_url, dev_sign_in, exchange_code, query_of
+from tests.conftest import approve_consent, authorize_url, consent_form, dev_sign_in, exchange_code, query_of
 
 pytestmark = pytest.mark.django_db
 
@@ -78,8 +78,8 @@ def test_it_asks_only_for_the_new_scopes(carol_client, confidential_client):
 @pytest.mark.spec("RFC 6749", "4.1.2.1", "Denied request: no grant recorded")
 def test_it_records_no_consent_when_the_person_denies(carol_client, confidential_client):
     auth = authorize_url(confidential_client)
-    form = carol_client.get(auth.url).context["form"]
-    response = carol_client.post(auth.url, {n: form[n].value() for n in form.fields if form[n].value()})
+    page = carol_client.get(auth.url)
+    response = carol_client.post(auth.url, consent_form(page, allow=False))
     assert query_of(response["Location"])["error"] == "access_denied"
     assert not Consent.objects.exists()
 

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client, override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import approve_consent, authorize_url, dev_sign_in, exchange_code, query_of
+from tests.conftest import approve_consent, authorize_url, consent_form, dev_sign_in, exchange_code, query_of
 
 OUTSIDER = "203.0.113.7"
 
@@ -131,10 +131,8 @@ class TestCounters:
         dev_sign_in(client, "bob@example.com", next_url=auth.url)
         page = client.get(auth.url)
         assert page.status_code == 200
-        form = page.context["form"]
-        data = {n: form[n].value() for n in form.fields if form[n].value() is not None and n != "allow"}
         before = scrape(client)
-        denied = client.post(auth.url, data)
+        denied = client.post(auth.url, consent_form(page, allow=False))
         assert query_of(denied["Location"])["error"] == "access_denied"
         after = scrape(client)
         assert value(after, "gatehouse_consent_decisions_total", decision="denied") - value(

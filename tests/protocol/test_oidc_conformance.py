@@ -11,9 +11,10 @@ import base64
 import json
 import time
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from idp.models import User
@@ -21,6 +22,7 @@ from idp.models import User
 from tests.conftest import (
     approve_consent,
     authorize_url,
+    consent_form,
     dev_sign_in,
     exchange_code,
     query_of,
@@ -280,3 +282,58 @@ def test_it_passes_the_basic_code_flow_checks_of_a_relying_party(client, confide
     assert "azp" not in claims or claims["azp"] == confidential_client.client_id
     info = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}").json()
     assert info["sub"] == claims["sub"]  # OIDC Core §5.3.2: UserInfo sub equals the ID token's
+
+
+# --- authorization requests sent by POST -------------------------------------------------------------
+
+def _strict_browser() -> Client:
+    """A signed-in browser whose requests are CSRF-checked, as in production (the test client skips it)."""
+    signing_in = Client()
+    dev_sign_in(signing_in, "erin@example.com", "Erin")
+    browser = Client(enforce_csrf_checks=True)
+    browser.cookies = signing_in.cookies
+    return browser
+
+
+def _post_authorization(browser, auth) -> object:
+    """The client app's form POSTing the authorization request's parameters to the endpoint."""
+    path, _, query = auth.url.partition("?")
+    return browser.post(path, {k: v[0] for k, v in parse_qs(query).items()}, HTTP_ORIGIN="https://app.example.com")
+
+
+@pytest.mark.spec("OIDF", "oidcc-ensure-post-request-succeeds", "An authorization request sent by POST succeeds")
+@pytest.mark.spec("OIDC Core", "3.1.2.1", "The authorization endpoint supports GET and POST")
+def test_it_takes_an_authorization_request_by_post(trusted_client):
+    browser = _strict_browser()  # a cross-site form carries no CSRF token
+    auth = authorize_url(trusted_client)
+
+    posted = _post_authorization(browser, auth)
+
+    assert posted.status_code == 303
+    assert parse_qs(urlsplit(posted["Location"]).query) == parse_qs(urlsplit(auth.url).query)
+    answer = browser.get(posted["Location"])  # the browser follows the 303 with a GET
+    params = query_of(answer["Location"])
+    assert params["state"] == auth.state and params["iss"] == "http://testserver"
+    tokens = exchange_code(browser, trusted_client, params["code"], auth.verifier).json()
+    assert verify_id_token(browser, tokens["id_token"], audience=trusted_client.client_id, nonce=auth.nonce)["sub"]
+
+
+def test_a_cross_site_post_with_allow_does_not_grant_consent(confidential_client):
+    browser = _strict_browser()
+    auth = authorize_url(confidential_client, allow="1")  # a hostile page adding the Allow button's field
+
+    posted = _post_authorization(browser, auth)
+    page = browser.get(posted["Location"])
+
+    assert page.status_code == 200 and b'name="allow"' in page.content  # the consent page, asking
+    assert "code=" not in page.get("Location", "")
+
+
+def test_a_consent_with_a_forged_csrf_token_is_refused(confidential_client):
+    browser = _strict_browser()
+    auth = authorize_url(confidential_client)
+    data = {**consent_form(browser.get(auth.url), allow=True), "csrfmiddlewaretoken": "forged" * 8}
+
+    refused = browser.post(auth.url, data)
+
+    assert refused.status_code == 403

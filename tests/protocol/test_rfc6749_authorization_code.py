@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import (
     approve_consent,
     authorize_url,
+    consent_form,
     dev_sign_in,
     exchange_code,
     query_of,
@@ -151,7 +152,7 @@ def test_it_gives_no_code_for_plain_pkce(client, confidential_client):
     auth = authorize_url(confidential_client, code_challenge_method="plain", code_challenge="a" * 50)
     response = client.get(auth.url)
     if response.status_code == 200:  # DOT refuses `plain` only once Allow is pressed (GOTCHAS.md)
-        response = client.post(auth.url, {**{k: v.value() for k, v in ((n, response.context["form"][n]) for n in response.context["form"].fields) if v.value()}, "allow": "1"})
+        response = client.post(auth.url, consent_form(response, allow=True))
     params = query_of(response["Location"])
     assert "code" not in params
     assert params["error"] == "invalid_request"
@@ -235,9 +236,7 @@ def test_it_redirects_access_denied_with_iss_when_the_user_denies(client, confid
     _signed_in(client)
     auth = authorize_url(confidential_client)
     page = client.get(auth.url)
-    form = page.context["form"]
-    data = {n: form[n].value() for n in form.fields if form[n].value()}
-    response = client.post(auth.url, data)  # no `allow`: the Deny button
+    response = client.post(auth.url, consent_form(page, allow=False))  # the Deny button
     params = query_of(response["Location"])
     assert params["error"] == "access_denied" and params["iss"] == "http://testserver"
     assert params["state"] == auth.state
