@@ -102,7 +102,8 @@ class TokenExchangeGrant(GrantTypeBase):
         if not self.request_validator.validate_subject_token(
             request.subject_token, request.subject_issuer, request.client, request
         ):
-            raise errors.InvalidGrantError(description="The subject token was not accepted.", request=request)
+            # RFC 8693 §2.2.2: a subject token that is invalid or unacceptable is `invalid_request`.
+            raise errors.InvalidRequestError(description="The subject token was not accepted.", request=request)
 
         for validator in self.custom_validators.post_token:
             validator(request)
@@ -170,7 +171,7 @@ class TokenExchangeValidator(GatehouseValidator):
 
 
 def _token_refused(error: SocialAuthBaseException) -> bool:
-    """Whether the upstream said no about the token or person (invalid_grant), rather than failed to answer."""
+    """Whether the upstream said no about the token or person (invalid_request), rather than failed to answer."""
     if isinstance(error, AuthProviderError):
         # A 4xx about the token (401 from Kakao, 400 from Google's tokeninfo): the token is bad.
         return error.status_code is not None and 400 <= error.status_code < 500 and error.status_code != 429

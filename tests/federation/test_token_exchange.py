@@ -146,13 +146,13 @@ def test_it_signs_the_same_kakao_account_in_again_and_refreshes(client, native_a
 
 
 # ---------------------------------------------------------------------------------------------
-# A token of another app: invalid_grant, and nothing created
+# A token of another app: invalid_request (RFC 8693 §2.2.2), and nothing created
 # ---------------------------------------------------------------------------------------------
 
 
 def _assert_refused(response, upstream, profile_url: str) -> None:
     assert response.status_code == 400, response.content
-    assert response.json()["error"] == "invalid_grant"
+    assert response.json()["error"] == "invalid_request"
     assert _nothing_created()
     assert calls_to(upstream, profile_url) == []  # the profile of someone else's token is never even read
     assert _exchange_audit().outcome == "refused"
@@ -200,7 +200,7 @@ def test_it_refuses_a_token_whose_profile_is_of_another_account(client, native_a
 
     response = exchange(client, native_app, KAKAO_TOKEN, "kakao")
 
-    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
     assert _nothing_created()
 
 
@@ -209,7 +209,7 @@ def test_it_refuses_upstreams_without_a_token_check(client, native_app, upstream
     response = exchange(client, native_app, KAKAO_TOKEN, issuer)
 
     assert response.status_code == 400
-    assert response.json()["error"] in ("invalid_grant", "invalid_request")
+    assert response.json()["error"] == "invalid_request"
     assert len(upstream.calls) == 0 and _nothing_created()
 
 
@@ -256,7 +256,7 @@ def test_it_refuses_an_upstream_the_client_may_not_exchange(client, native_app, 
 
     response = exchange(client, native_app, KAKAO_TOKEN, "kakao")
 
-    assert response.json()["error"] == "invalid_grant"
+    assert response.json()["error"] == "invalid_request"
     assert len(upstream.calls) == 0 and _nothing_created()
 
 
@@ -267,7 +267,7 @@ def test_it_honours_the_upstreams_the_client_accepts(client, native_app, upstrea
 
     response = exchange(client, native_app, KAKAO_TOKEN, "kakao")
 
-    assert response.json()["error"] == "invalid_grant"
+    assert response.json()["error"] == "invalid_request"
     assert len(upstream.calls) == 0 and _nothing_created()
 
 
@@ -350,7 +350,7 @@ def test_it_refuses_to_exchange_for_a_disabled_account(client, native_app, upstr
 
     response = exchange(client, native_app, KAKAO_TOKEN, "kakao")
 
-    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
     assert AuditEvent.objects.filter(event="token_exchange", outcome="refused").count() == 1
 
 
@@ -359,5 +359,5 @@ def test_it_refuses_a_google_account_without_a_verified_email(client, native_app
 
     response = exchange(client, native_app, GOOGLE_TOKEN, "google-oauth2")
 
-    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
     assert _nothing_created()
