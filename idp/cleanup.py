@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models, router, transaction
 from django.utils import timezone
 from oauth2_provider.models import (
@@ -25,7 +26,7 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.settings import oauth2_settings
 
-from idp.models import RedeemedCode
+from idp.models import AuditEvent, RedeemedCode
 
 logger = logging.getLogger(__name__)
 
@@ -99,4 +100,18 @@ def tokens_clear_expired(*, now=None) -> Cleared:
     # refresh token lives, or an access token where there is none.
     keep = max(expire_delta or timedelta(0), timedelta(seconds=oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
     _delete_in_batches(RedeemedCode, models.Q(redeemed_at__lt=now - keep), result, label="redeemed authorization codes")
+    return result
+
+
+def audit_prune(*, now=None) -> Cleared:
+    """Audit events older than GATEHOUSE_AUDIT_RETENTION_DAYS, in the same batches (0: none, ever).
+
+    At scale the audit log grows by a row per sign-in and outgrows every other table within days
+    (docs/scaling.md); a retention period keeps it bounded.
+    """
+    result = Cleared()
+    days = settings.GATEHOUSE_AUDIT_RETENTION_DAYS
+    if days:
+        before = (now or timezone.now()) - timedelta(days=days)
+        _delete_in_batches(AuditEvent, models.Q(created__lt=before), result, label=f"audit events older than {days} days")
     return result

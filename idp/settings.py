@@ -295,6 +295,11 @@ GATEHOUSE_GRANT_TYPES = (
     "urn:ietf:params:oauth:grant-type:token-exchange",
 )
 
+# How long audit events are kept; older ones are deleted by `manage.py cleartokens`. 0 keeps them for ever.
+GATEHOUSE_AUDIT_RETENTION_DAYS = envint("GATEHOUSE_AUDIT_RETENTION_DAYS", 0)
+if GATEHOUSE_AUDIT_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("GATEHOUSE_AUDIT_RETENTION_DAYS must be 0 (keep for ever) or a number of days")
+
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     # The issuer is exactly GATEHOUSE_URL, never the request's Host header.

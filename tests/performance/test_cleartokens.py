@@ -17,6 +17,8 @@ from oauth2_provider.models import (
     set_token_value,
 )
 
+from idp.models import AuditEvent
+
 AccessToken, RefreshToken = get_access_token_model(), get_refresh_token_model()
 IDToken, Grant = get_id_token_model(), get_grant_model()
 
@@ -115,3 +117,31 @@ def test_it_reads_only_primary_keys_per_batch(settings, app, alice):
     # Primary keys only: never the token rows themselves (what makes Django's delete() slow).
     assert all(sql.startswith(('SELECT "oauth2_provider_', 'SELECT "idp_redeemedcode"."id"', 'SELECT 1')) for sql in selects)
     assert not any('"oauth2_provider_accesstoken"."scope"' in sql for sql in selects)
+
+
+def _events(ages_in_days: list[int]) -> list:
+    events = [AuditEvent.objects.create(event="login") for _ in ages_in_days]
+    for event, age in zip(events, ages_in_days):
+        AuditEvent.objects.filter(pk=event.pk).update(created=timezone.now() - timedelta(days=age, minutes=1))
+    return events
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_audit_log_for_ever_by_default(settings, capsys):
+    settings.GATEHOUSE_AUDIT_RETENTION_DAYS = 0
+    _events([1, 400, 4000])
+    call_command("cleartokens")
+    assert AuditEvent.objects.count() == 3
+    assert "audit" not in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_it_deletes_audit_events_past_the_retention_period(settings, capsys):
+    settings.GATEHOUSE_AUDIT_RETENTION_DAYS = 90
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": 2,
+                                "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL": 0}
+    kept = _events([0, 89])
+    _events([90, 91, 365, 1000, 3000])
+    call_command("cleartokens")
+    assert set(AuditEvent.objects.values_list("pk", flat=True)) == {event.pk for event in kept}
+    assert "5 audit events older than 90 days deleted" in capsys.readouterr().out
