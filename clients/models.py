@@ -54,8 +54,11 @@ class ApplicationQuerySet(models.QuerySet):
         else a client-credentials request does, so it is built once (idp/prebuilt.py). Any other query
         (a filter, a lock, values(), only()) takes the ORM's own path.
         """
-        if args or list(kwargs) != ["client_id"] or self.query.where or self.query.select_for_update \
-                or self._iterable_class is not models.query.ModelIterable or self.query.deferred_loading != _DEFERRED:
+        query = self.query
+        plain = (not query.where and not query.select_for_update and not query.select_related
+                 and not query.annotations and not query.extra and query.deferred_loading == _DEFERRED
+                 and self._iterable_class is models.query.ModelIterable)
+        if args or list(kwargs) != ["client_id"] or not plain:
             return super().get(*args, **kwargs)
         client_id = kwargs["client_id"]
         known = client_in_hand.get()

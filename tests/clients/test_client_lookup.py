@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.functions import Concat
 from django.test.utils import CaptureQueriesContext
 
 from clients.models import Application
@@ -39,6 +40,10 @@ def test_other_lookups_take_the_orms_path(confidential_client):
     assert Application.objects.get(pk=confidential_client.application.pk).client_id == confidential_client.client_id
     with pytest.raises(Application.DoesNotExist):
         Application.objects.filter(name="Other").get(client_id=confidential_client.client_id)
+    annotated = Application.objects.annotate(twice=Concat("name", "name")).get(client_id=confidential_client.client_id)
+    assert annotated.twice == "WikiWiki"
+    with_owner = Application.objects.select_related("user").get(client_id=confidential_client.client_id)
+    assert "user" in with_owner._state.fields_cache
 
 
 @pytest.mark.django_db
