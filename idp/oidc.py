@@ -47,6 +47,19 @@ def refresh_token_done(reset) -> None:
     _refresh_token_on_arrival.reset(reset)
 
 
+def access_token_by_value(token: str):
+    """The access token with this value, its client and its person (DOT's select_related), or None.
+
+    By a prebuilt statement (idp/prebuilt.py): every userinfo request, introspection and bearer-protected
+    API call makes this lookup, and compiling its join of three wide tables through the ORM was half of
+    a userinfo request's CPU.
+    """
+    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return prebuilt.select_one(
+        AccessToken, "token_checksum", checksum, related=("application", "user"), defer=("logo_image",)
+    )
+
+
 def _user(request):
     return request.user
 
@@ -84,15 +97,7 @@ class GatehouseValidator(OAuth2Validator):
         ).issubset(client.allowed_scopes)
 
     def _load_access_token(self, token):
-        """DOT's lookup (the token with its client and person, select_related), by a prebuilt statement.
-
-        Every userinfo request and every bearer-protected API call makes it; compiling its join of three
-        wide tables was half of a userinfo request's CPU (idp/prebuilt.py).
-        """
-        checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-        return prebuilt.select_one(
-            AccessToken, "token_checksum", checksum, related=("application", "user"), defer=("logo_image",)
-        )
+        return access_token_by_value(token)
 
     def get_default_scopes(self, client_id, request, *args, **kwargs):
         allowed = request.client.allowed_scopes
